@@ -1,0 +1,1 @@
+"""clusterdash: a Django dashboard for Dask clusters."""

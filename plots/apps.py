@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class PlotsConfig(AppConfig):
+    """Live Bokeh pages and the individual plots."""
+
+    name = "plots"

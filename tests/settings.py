@@ -1,0 +1,11 @@
+"""Settings for the test suite: the real ones, with faster polling."""
+
+from clusterdash.settings import *  # noqa: F403
+
+# The session fixture in conftest.py points this at its own LocalCluster.
+CLUSTERDASH_BACKEND = {
+    "BACKEND": "clusterdash.backends.dask.DaskBackend",
+    "OPTIONS": {"address": "", "poll_interval": 0.2, "timeout": 2.0},
+}
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
