@@ -6,6 +6,7 @@ the variable, so a typo in a deployment fails at start-up instead of
 silently falling back to a default.
 """
 
+import math
 import os
 from pathlib import Path
 
@@ -45,8 +46,10 @@ def env_float(name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name}={raw!r} is not a number.") from None
-    if value < 0:
-        raise ImproperlyConfigured(f"{name}={raw!r} must not be negative.")
+    if not math.isfinite(value) or value < 0:
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} must be a finite number of at least 0."
+        )
     return value
 
 

@@ -14,6 +14,9 @@ from .env import env_bool, env_float, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CLUSTERDASH_VAR_DIR", str(BASE_DIR / "var")))
+# The SQLite database and collected static files live here; creating it
+# lets a plain `manage.py migrate` work on a fresh checkout.
+(VAR_DIR / "staticfiles").mkdir(parents=True, exist_ok=True)
 
 # Core -----------------------------------------------------------------------
 
@@ -43,9 +46,11 @@ INSTALLED_APPS = [
     "info",
     "plots",
     "metrics",
+    "workers",
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -53,7 +58,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "clusterdash.middleware.BackendErrorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "clusterdash.urls"
@@ -135,6 +142,7 @@ else:
         "BACKEND": "clusterdash.backends.dask.EmbeddedBackend",
         "OPTIONS": {
             "n_workers": env_int("CLUSTERDASH_EMBEDDED_WORKERS", 2),
+            "demo": env_bool("CLUSTERDASH_DEMO", False),
             **_BACKEND_OPTIONS,
         },
     }
@@ -147,6 +155,47 @@ CLUSTERDASH_PAGE_SIZE = env_int("CLUSTERDASH_PAGE_SIZE", 200)
 
 #: Bytes of log text one log page renders at most.
 CLUSTERDASH_LOG_PAGE_BYTES = env_int("CLUSTERDASH_LOG_PAGE_BYTES", 1_000_000)
+
+# Live plots ---------------------------------------------------------------------------
+
+#: Tasks the graph plot draws at most; above this it shows progress by prefix.
+CLUSTERDASH_GRAPH_MAX_ITEMS = env_int("CLUSTERDASH_GRAPH_MAX_ITEMS", 5000)
+
+#: Origins besides the site itself that may frame the individual plots, for
+#: example JupyterLab's ``http://127.0.0.1:8888`` (comma-separated).
+CLUSTERDASH_FRAME_ANCESTORS = env_list("CLUSTERDASH_FRAME_ANCESTORS")
+
+# Metrics and event stream -------------------------------------------------------------
+
+#: Bearer token that /metrics and /metrics/workers require; empty leaves them
+#: open. Prometheus sends it with ``authorization: {credentials: ...}``.
+CLUSTERDASH_METRICS_TOKEN = env_secret("CLUSTERDASH_METRICS_TOKEN") or ""
+
+#: Task prefixes that get their own series in the per-prefix families; the
+#: least active ones are summed under ``task_prefix_name="other"``. 0 = no cap.
+CLUSTERDASH_METRICS_MAX_PREFIXES = env_int("CLUSTERDASH_METRICS_MAX_PREFIXES", 200)
+
+#: Channel layer alias that carries /eventstream events between daphne
+#: processes; empty fans out inside this process only (the fast default).
+CLUSTERDASH_EVENTSTREAM_LAYER = env_str("CLUSTERDASH_EVENTSTREAM_LAYER", "")
+
+#: Whether this process polls the cluster and publishes events to the layer.
+#: With a layer, set it on exactly one process, or each event arrives once
+#: per publishing process.
+CLUSTERDASH_EVENTSTREAM_PUBLISHER = env_bool("CLUSTERDASH_EVENTSTREAM_PUBLISHER", True)
+
+#: Messages one /eventstream subscriber may have waiting; a reader that falls
+#: further behind is disconnected with close code 1013.
+CLUSTERDASH_EVENTSTREAM_QUEUE = env_int("CLUSTERDASH_EVENTSTREAM_QUEUE", 10_000)
+
+#: Bytes waiting in a subscriber's socket buffer before it counts as stalled.
+CLUSTERDASH_EVENTSTREAM_BUFFER_BYTES = env_int(
+    "CLUSTERDASH_EVENTSTREAM_BUFFER_BYTES", 4_000_000
+)
+
+#: Largest frame a client may send to /eventstream, in bytes; a larger one
+#: closes the socket with code 1009.
+CLUSTERDASH_EVENTSTREAM_MAX_FRAME = env_int("CLUSTERDASH_EVENTSTREAM_MAX_FRAME", 65_536)
 
 # Channels -----------------------------------------------------------------------------
 

@@ -30,11 +30,13 @@ from .types import (
     ErredTask,
     Key,
     LogPage,
+    SchedulerMetrics,
     Snapshot,
     TaskDetail,
     TaskStack,
     TaskStreamRecord,
     WorkerDetail,
+    WorkerMetrics,
 )
 
 logger = logging.getLogger(__name__)
@@ -183,7 +185,95 @@ class ClusterBackend:
         """
         raise NotImplementedError
 
+    def scheduler_metrics(self, max_prefixes: int = 0) -> SchedulerMetrics:
+        """
+        Fetch the numbers behind Dask's scheduler metric families.
+
+        Fetched afresh on each call, without changing scheduler state.
+        ``max_prefixes`` caps the per-prefix entries (0 for no cap); the
+        least active prefixes are summed into one named ``other``.
+        """
+        raise NotImplementedError
+
+    def worker_metrics(self) -> list[WorkerMetrics]:
+        """Fetch the numbers behind Dask's worker families, for every worker."""
+        raise NotImplementedError
+
+    # Live plots (plain dicts, fetched on demand) ------------------------------
+
+    def scheduler_system(self, start: int = 0) -> dict[str, Any]:
+        """Fetch the scheduler process's system samples taken after ``start``."""
+        raise NotImplementedError
+
+    def bandwidth(self) -> dict[str, Any]:
+        """Fetch the measured bandwidths: total, by type and by worker pair."""
+        raise NotImplementedError
+
+    def task_graph(self, max_items: int, last_counter: int = -1) -> dict[str, Any]:
+        """Fetch the task graph when it has at most ``max_items`` tasks."""
+        raise NotImplementedError
+
+    def task_groups(self) -> list[dict[str, Any]]:
+        """Fetch every task group with state counts and dependency names."""
+        raise NotImplementedError
+
+    def profile(self, key: str | None = None, server: bool = False) -> dict[str, Any]:
+        """Fetch the workers' or the scheduler's profile as flame-graph data."""
+        raise NotImplementedError
+
+    def events(self, topic: str, start: int = 0) -> dict[str, Any]:
+        """Fetch the events of ``topic`` published after the ``start``-th."""
+        raise NotImplementedError
+
+    def counters(self) -> dict[str, dict[str, int]]:
+        """Fetch the scheduler's counters: name -> {value: count}."""
+        raise NotImplementedError
+
+    def action_durations(self) -> dict[str, float]:
+        """Fetch the seconds spent on each action (compute, transfer, ...)."""
+        raise NotImplementedError
+
+    def contention(self) -> dict[str, Any]:
+        """Fetch the scheduler's event-loop tick interval and GIL contention."""
+        raise NotImplementedError
+
+    def fine_metrics(self) -> list[list[Any]]:
+        """Fetch the workers' cumulative fine performance metrics as rows."""
+        raise NotImplementedError
+
+    def shuffle_state(self) -> dict[str, Any] | None:
+        """Fetch the newest P2P shuffle's per-worker buffers, or None."""
+        raise NotImplementedError
+
+    def benchmark_hardware(self, timeout: float = 120.0) -> dict[str, Any]:
+        """Run a hardware benchmark on every worker; bytes/s by size."""
+        raise NotImplementedError
+
+    # One worker's own pages ----------------------------------------------------
+
+    def call_worker(self, address: str, name: str, *args: Any) -> Any:
+        """
+        Fetch the worker-side answer ``name`` from the worker at ``address``.
+
+        ``name`` is one of ``status``, ``counters``, ``task_records``,
+        ``system_samples``, ``profile``, ``prometheus_numbers`` and
+        ``health``; ``DaskBackend`` documents their shapes in its
+        ``worker_side`` module. The call is bounded by ``worker_timeout``.
+        Raises ``WorkerNotFound`` for an address that is not a current
+        worker and ``WorkerUnresponsive`` when the worker does not answer
+        in time.
+        """
+        raise NotImplementedError
+
+    async def acall_worker(self, address: str, name: str, *args: Any) -> Any:
+        """Run ``call_worker`` in a thread."""
+        return await _in_thread(self.call_worker, address, name, *args)
+
     # Coroutine twins ---------------------------------------------------------
+
+    async def atask_stream(self, since: int = 0) -> tuple[list[TaskStreamRecord], int]:
+        """Run ``task_stream`` in a thread."""
+        return await _in_thread(self.task_stream, since)
 
     async def asnapshot(self) -> Snapshot:
         """Run ``snapshot`` in a thread."""

@@ -118,6 +118,47 @@ class SchedulerSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class TopicTail:
+    """The event count of one scheduler event topic and its newest actions."""
+
+    #: Events ever published to the topic; it only grows.
+    events_total: int
+    #: ``action`` fields of the newest events, oldest first.
+    recent_actions: tuple[str, ...]
+    #: The worker address or client id each of those events names, or "".
+    recent_subjects: tuple[str, ...] = ()
+
+    def new_actions(self, previous: TopicTail | None) -> tuple[str, ...]:
+        """Return the actions published since ``previous`` was taken."""
+        return tuple(action for action, _ in self.new_events(previous))
+
+    def new_events(self, previous: TopicTail | None) -> list[tuple[str, str]]:
+        """
+        Return ``(action, subject)`` of the events since ``previous``.
+
+        Events older than the kept tail are missing from the result.
+        """
+        if previous is None:
+            return []
+        count = self.events_total - previous.events_total
+        if count <= 0:
+            return []
+        subjects = self.recent_subjects or ("",) * len(self.recent_actions)
+        return list(zip(self.recent_actions, subjects, strict=True))[-count:]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSummary:
+    """One client connected to the scheduler."""
+
+    id: str
+    #: Number of keys the client has futures for.
+    wants: int
+    #: Events of the client's own topic (graph submissions among them).
+    topic: TopicTail
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """
     The shared summary of the cluster that one poll produced.
@@ -145,6 +186,10 @@ class Snapshot:
     total_memory: int
     #: Dask's ``identity()`` document, made JSON-safe.
     identity: dict[str, Any]
+    #: Connected clients, without Dask's ``fire-and-forget`` placeholder.
+    client_list: tuple[ClientSummary, ...] = ()
+    #: Event count and newest actions of the scheduler's ``all`` topic.
+    all_topic: TopicTail | None = None
 
     def worker(self, address: str) -> WorkerSummary | None:
         """Return the worker with this address, or None."""
@@ -307,3 +352,86 @@ class TaskStreamRecord:
     #: Dicts with ``action``, ``start``, ``stop`` and, for transfers,
     #: ``source``; times are unix seconds.
     startstops: list[dict[str, Any]]
+    #: Id of the event that finished the task, such as ``task-finished-…``.
+    stimulus_id: str = ""
+    #: Text of the exception of a failed task; empty when it succeeded.
+    exception_text: str = ""
+    #: Task prefix (``inc`` for ``inc-abc123``), as Dask's ``key_split`` gives.
+    prefix: str = ""
+    #: The prefix's colour in Dask's task-stream palette, such as ``#45BF6F``.
+    prefix_color: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PrefixMetrics:
+    """Cumulative numbers of one task prefix, for the Prometheus families."""
+
+    name: str
+    suspicious: int
+    compute_seconds: float
+    transfer_seconds: float
+    nbytes: int
+    #: Transitions into each state ever made by tasks of this prefix.
+    state_totals: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class SemaphoreMetrics:
+    """One distributed semaphore's lease numbers."""
+
+    name: str
+    max_leases: int
+    active_leases: int
+    pending_leases: int
+    acquire_total: int
+    release_total: int
+    average_pending_lease_time: float
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerMetrics:
+    """
+    The numbers behind Dask's ``dask_scheduler_*`` and extension families.
+
+    Read at scrape time, not from the shared snapshot, so counters are as
+    fresh as Dask's own endpoint. Lists of pairs keep Dask's output order.
+    """
+
+    clients: int
+    client_connections_added: int
+    client_connections_removed: int
+    desired_workers: int
+    workers: list[tuple[str, int]]
+    workers_added: int
+    workers_removed: int
+    #: Seconds the GIL was held, or None where GIL monitoring is off.
+    gil_contention_seconds: float | None
+    gc_collection_seconds: float
+    #: The scheduler's system-monitor clock at its last sample.
+    last_time: float
+    tasks: list[tuple[str, int]]
+    tasks_forgotten: int
+    task_groups: int
+    prefixes: list[PrefixMetrics]
+    tick_duration_maximum_seconds: float
+    tick_count: int
+    #: None where the scheduler runs without the semaphore extension.
+    semaphores: list[SemaphoreMetrics] | None
+    #: ``(cost_multiplier, request_count, request_cost)``; None without the
+    #: work-stealing extension.
+    stealing: list[tuple[str, float, float]] | None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerMetrics:
+    """One worker's numbers for Dask's ``dask_worker_*`` families."""
+
+    address: str
+    #: Tasks by worker-side state; states with no task are left out.
+    tasks: dict[str, int]
+    threads: int
+    #: Bytes by ``managed``, ``unmanaged`` and ``spilled``.
+    memory: dict[str, int]
+    #: Dask's transfer counters: ``incoming_bytes``, ``incoming_count``,
+    #: ``incoming_count_total`` and the same for ``outgoing``.
+    transfer: dict[str, float]

@@ -11,46 +11,71 @@ poller and from management commands. Every call is bounded by a timeout.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import math
 import threading
 from typing import Any
 
 import cloudpickle
+from dask.utils import key_split
 from distributed import Client
 from distributed.comm.core import CommClosedError
+from distributed.utils import color_of
 
 from ..base import ClusterBackend
 from ..exceptions import (
+    BackendError,
     SchedulerUnavailable,
     TaskNotFound,
     WorkerNotFound,
     WorkerUnresponsive,
 )
 from ..types import (
+    ClientSummary,
     ErredTask,
     HeldKey,
     Key,
     LogPage,
     LogRecord,
+    PrefixMetrics,
     PrefixProgress,
     ProcessingKey,
+    SchedulerMetrics,
     SchedulerSummary,
+    SemaphoreMetrics,
     Snapshot,
     StackFrame,
     TaskDetail,
     TaskRef,
     TaskStack,
     TaskStreamRecord,
+    TopicTail,
     Transition,
     WorkerDetail,
+    WorkerMetrics,
     WorkerSummary,
 )
-from . import scheduler_side
+from . import plot_side, scheduler_side, worker_side
 
 # The scheduler host does not have clusterdash installed, so its functions
 # travel as code rather than as an import path.
 cloudpickle.register_pickle_by_value(scheduler_side)
+cloudpickle.register_pickle_by_value(plot_side)
+cloudpickle.register_pickle_by_value(worker_side)
+
+#: The worker-side functions that ``call_worker`` may run.
+WORKER_SIDE_CALLS = frozenset(
+    {
+        "status",
+        "counters",
+        "task_records",
+        "system_samples",
+        "profile",
+        "prometheus_numbers",
+        "health",
+    }
+)
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +101,7 @@ class DaskBackend(ClusterBackend):
         self._address = str(self.options.get("address") or "")
         self._client: Client | None = None
         self._client_lock = threading.Lock()
+        self._loop: _LoopThread | None = None
 
     @property
     def address(self) -> str:
@@ -85,44 +111,51 @@ class DaskBackend(ClusterBackend):
         super().close()
         with self._client_lock:
             client, self._client = self._client, None
+            loop, self._loop = self._loop, None
+        if loop is None:
+            return
         if client is not None:
             try:
-                client.close(timeout=self.timeout)
+                loop.run(client.close(), self.timeout)
             except Exception:
                 logger.debug("Closing the client of %s failed", self.address)
+        loop.stop()
 
     # Connection --------------------------------------------------------------
 
     def _connect_address(self) -> str:
         return self._address
 
+    def _loop_thread(self) -> _LoopThread:
+        if self._loop is None:
+            self._loop = _LoopThread()
+        return self._loop
+
     def client(self) -> Client:
         """
         Return the process's client, connecting or reconnecting as needed.
 
-        Raises ``SchedulerUnavailable`` when the scheduler cannot be reached
-        within the timeout.
+        The client is asynchronous and lives on one event-loop thread that
+        this backend owns, so a failed connection attempt leaves no thread
+        behind. Raises ``SchedulerUnavailable`` when the scheduler cannot
+        be reached, or does not finish the handshake, within the timeout.
         """
         with self._client_lock:
             client = self._client
             if client is not None and client.status in ("running", "connecting"):
                 return client
+            loop = self._loop_thread()
             if client is not None:
                 # The client gave up reconnecting; a new one starts afresh.
                 self._client = None
-                _close_quietly(client)
+                _close_quietly(loop, client)
             address = self._connect_address()
             if not address:
                 raise SchedulerUnavailable(
                     "(none)", "no scheduler address is configured"
                 )
             try:
-                client = Client(
-                    address,
-                    timeout=self.timeout,
-                    set_as_default=False,
-                    name="clusterdash",
-                )
+                client = loop.run(_connect(address, self.timeout), self.timeout)
             except _CONNECTION_ERRORS as exc:
                 raise SchedulerUnavailable(address, _reason(exc)) from None
             logger.info("Connected to scheduler %s", address)
@@ -133,10 +166,12 @@ class DaskBackend(ClusterBackend):
         client = self.client()
         limit = self.timeout if timeout is None else timeout
         try:
-            return client.run_on_scheduler(function, *args, callback_timeout=limit)
+            return self._loop_thread().run(
+                _on_scheduler(client, function, *args), limit
+            )
         except _CONNECTION_ERRORS as exc:
             raise SchedulerUnavailable(self.address, _reason(exc)) from None
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, concurrent.futures.CancelledError):
             raise SchedulerUnavailable(self.address, "the connection closed") from None
 
     # Snapshot ------------------------------------------------------------------
@@ -167,11 +202,66 @@ class DaskBackend(ClusterBackend):
             total_threads=raw["total_threads"],
             total_memory=raw["total_memory"],
             identity=json_safe(raw["identity"]),
+            client_list=tuple(
+                ClientSummary(
+                    id=c["id"],
+                    wants=c["wants"],
+                    topic=_topic_tail(c),
+                )
+                for c in raw.get("client_list", ())
+            ),
+            all_topic=_topic_tail(raw["all_topic"]) if "all_topic" in raw else None,
         )
 
     def fetch_task_stream(self, cursor: int) -> tuple[list[TaskStreamRecord], int]:
         records, position = self._run(scheduler_side.task_stream, cursor, STREAM_BATCH)
-        return [TaskStreamRecord(**r) for r in records], position
+        return [_stream_record(r) for r in records], position
+
+    def scheduler_metrics(self, max_prefixes: int = 0) -> SchedulerMetrics:
+        raw = self._run(scheduler_side.prometheus_numbers, max_prefixes)
+        semaphores = raw["semaphores"]
+        return SchedulerMetrics(
+            clients=raw["clients"],
+            client_connections_added=raw["client_connections_added"],
+            client_connections_removed=raw["client_connections_removed"],
+            desired_workers=raw["desired_workers"],
+            workers=[tuple(pair) for pair in raw["workers"]],
+            workers_added=raw["workers_added"],
+            workers_removed=raw["workers_removed"],
+            gil_contention_seconds=raw["gil_contention"],
+            gc_collection_seconds=raw["gc_collection"],
+            last_time=raw["last_time"],
+            tasks=[tuple(pair) for pair in raw["tasks"]],
+            tasks_forgotten=raw["tasks_forgotten"],
+            task_groups=raw["task_groups"],
+            prefixes=[
+                PrefixMetrics(
+                    name=p["name"],
+                    suspicious=p["suspicious"],
+                    compute_seconds=p["compute"],
+                    transfer_seconds=p["transfer"],
+                    nbytes=p["nbytes"],
+                    state_totals=p["state_totals"],
+                )
+                for p in raw["prefixes"]
+            ],
+            tick_duration_maximum_seconds=raw["tick_duration_maximum"],
+            tick_count=raw["tick_count"],
+            semaphores=(
+                None
+                if semaphores is None
+                else [SemaphoreMetrics(**s) for s in semaphores]
+            ),
+            stealing=(
+                None
+                if raw["stealing"] is None
+                else [tuple(row) for row in raw["stealing"]]
+            ),
+        )
+
+    def worker_metrics(self) -> list[WorkerMetrics]:
+        raw = self._run(scheduler_side.worker_prometheus_numbers)
+        return sorted((WorkerMetrics(**w) for w in raw), key=lambda w: w.address)
 
     # Detail --------------------------------------------------------------------
 
@@ -289,10 +379,163 @@ class DaskBackend(ClusterBackend):
             raise WorkerUnresponsive("a worker running this task", self.worker_timeout)
         return _stacks(raw)
 
+    # Live plots ----------------------------------------------------------------
 
-def _close_quietly(client: Client) -> None:
+    def scheduler_system(self, start: int = 0) -> dict[str, Any]:
+        """
+        Fetch the scheduler process's CPU, memory, network and fd samples.
+
+        Returns ``{"count": n, "samples": {field: [values]}}`` with the
+        samples taken after the ``start``-th; pass ``count`` next time.
+        """
+        return self._run(plot_side.system_samples, start)
+
+    def bandwidth(self) -> dict[str, Any]:
+        """Fetch the measured bandwidths: total, by type and by worker pair."""
+        return self._run(plot_side.bandwidth)
+
+    def task_graph(self, max_items: int, last_counter: int = -1) -> dict[str, Any]:
+        """
+        Fetch the task graph when it has at most ``max_items`` tasks.
+
+        ``tasks`` and ``edges`` are None when the graph is larger or when
+        the scheduler's transition counter still equals ``last_counter``.
+        """
+        return self._run(plot_side.task_graph, max_items, last_counter)
+
+    def task_groups(self) -> list[dict[str, Any]]:
+        """Fetch every task group with state counts and dependency names."""
+        return self._run(plot_side.task_groups)
+
+    def profile(self, key: str | None = None, server: bool = False) -> dict[str, Any]:
+        """
+        Fetch the statistical profile as flame-graph rectangles.
+
+        ``server`` selects the scheduler's own event loop; otherwise the
+        workers' task profiles are merged, limited to prefix ``key`` if set.
+        """
+        return self._run(
+            plot_side.profile,
+            key,
+            server,
+            timeout=self.timeout + self.worker_timeout,
+        )
+
+    def events(self, topic: str, start: int = 0) -> dict[str, Any]:
+        """Fetch the events of ``topic`` published after the ``start``-th."""
+        return self._run(plot_side.events, topic, start)
+
+    def counters(self) -> dict[str, dict[str, int]]:
+        """Fetch the scheduler's counters: name -> {value: count}."""
+        return self._run(plot_side.counters)
+
+    def action_durations(self) -> dict[str, float]:
+        """Fetch the seconds spent on each action (compute, transfer, ...)."""
+        return self._run(plot_side.action_durations)
+
+    def contention(self) -> dict[str, Any]:
+        """Fetch the scheduler's event-loop tick interval and GIL contention."""
+        return self._run(plot_side.contention)
+
+    def fine_metrics(self) -> list[list[Any]]:
+        """Fetch the workers' cumulative fine performance metrics as rows."""
+        return self._run(plot_side.fine_metrics)
+
+    def shuffle_state(self) -> dict[str, Any] | None:
+        """Fetch the newest P2P shuffle's per-worker buffers, or None."""
+        return self._run(plot_side.shuffle_state)
+
+    def benchmark_hardware(self, timeout: float = 120.0) -> dict[str, Any]:
+        """Run Dask's hardware benchmark on every worker; bytes/s by size."""
+        return self._run(plot_side.benchmark_hardware, timeout=timeout)
+
+    # One worker's own pages ----------------------------------------------------
+
+    def call_worker(self, address: str, name: str, *args: Any) -> Any:
+        """
+        Run ``worker_side.<name>`` on one worker, through the scheduler.
+
+        The scheduler bounds the wait for the worker by ``worker_timeout``
+        and cancels the call when it runs out.
+        """
+        if name not in WORKER_SIDE_CALLS:
+            raise ValueError(f"Unknown worker-side call {name!r}")
+        function = cloudpickle.dumps(getattr(worker_side, name))
+        raw = self._run(
+            worker_side.forward,
+            address,
+            function,
+            cloudpickle.dumps(tuple(args)),
+            self.worker_timeout,
+            timeout=self.timeout + self.worker_timeout,
+        )
+        _raise_for_worker_status(raw, address, self.worker_timeout)
+        if "error" in raw:
+            raise BackendError(
+                f"Worker {address} failed the call {name}: {raw['error']}"
+            )
+        return raw["result"]
+
+
+class _LoopThread:
+    """An asyncio event loop running in a daemon thread of its own."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="clusterdash-dask", daemon=True
+        )
+        self._thread.start()
+
+    def run(self, coroutine, timeout: float):
+        """Run ``coroutine`` on the loop; cancel it after ``timeout`` seconds."""
+        future = asyncio.run_coroutine_threadsafe(
+            asyncio.wait_for(coroutine, timeout), self.loop
+        )
+        try:
+            return future.result(timeout + 1.0)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError(f"timed out after {timeout:g} s") from None
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(2.0)
+
+
+async def _on_scheduler(client: Client, function, *args):
+    # Called on the client's loop, so run_on_scheduler returns an awaitable.
+    return await client.run_on_scheduler(function, *args)
+
+
+async def _connect(address: str, timeout: float) -> Client:
+    # distributed bounds the TCP connect by ``timeout`` but not the
+    # handshake that follows, so the caller's wait_for bounds the whole
+    # start; a client that did not finish starting is closed here.
+    client = Client(
+        address,
+        asynchronous=True,
+        timeout=timeout,
+        set_as_default=False,
+        name="clusterdash",
+    )
     try:
-        client.close(timeout=1)
+        return await client
+    except BaseException:
+        await asyncio.shield(_close_after_failure(client))
+        raise
+
+
+async def _close_after_failure(client: Client) -> None:
+    try:
+        await client.close(timeout=1)
+    except Exception:
+        logger.debug("Closing a client that failed to start failed", exc_info=True)
+
+
+def _close_quietly(loop: _LoopThread, client: Client) -> None:
+    try:
+        loop.run(client.close(timeout=1), 2.0)
     except Exception:
         logger.debug("Closing a disconnected client failed", exc_info=True)
 
@@ -315,6 +558,19 @@ def _worker_fields(raw: dict[str, Any]) -> dict[str, Any]:
     fields = dict(raw)
     fields["metrics"] = json_safe(fields["metrics"])
     return fields
+
+
+def _topic_tail(raw: dict[str, Any]) -> TopicTail:
+    return TopicTail(
+        raw["events_total"],
+        tuple(raw["recent_actions"]),
+        tuple(raw.get("subjects", ())),
+    )
+
+
+def _stream_record(raw: dict[str, Any]) -> TaskStreamRecord:
+    prefix = key_split(raw["key"])
+    return TaskStreamRecord(**raw, prefix=prefix, prefix_color=color_of(prefix))
 
 
 def _prefix_order(raw: dict[str, Any]) -> tuple:

@@ -17,6 +17,7 @@ from distributed import LocalCluster
 
 from ..exceptions import SchedulerUnavailable
 from .backend import DaskBackend
+from .demo import DemoWorkload
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,9 @@ class EmbeddedBackend(DaskBackend):
     ``processes``
         Run workers in separate processes (default True); False keeps them
         as threads of the dashboard process.
+    ``demo``
+        Run the demo workload of ``clusterdash.backends.dask.demo`` on the
+        cluster while it is up (default False).
     """
 
     def __init__(self, options: dict[str, Any] | None = None):
@@ -41,6 +45,7 @@ class EmbeddedBackend(DaskBackend):
         self._cluster: LocalCluster | None = None
         self._cluster_lock = threading.Lock()
         self._closed = False
+        self._demo: DemoWorkload | None = None
 
     @property
     def address(self) -> str:
@@ -69,6 +74,9 @@ class EmbeddedBackend(DaskBackend):
             threads_per_worker=int(options.get("threads_per_worker", 2)),
             processes=bool(options.get("processes", True)),
             host="127.0.0.1",
+            # Without it, processes=False picks the inproc:// protocol, which
+            # fails to start with a host set and cannot be reached over TCP.
+            protocol="tcp://",
             scheduler_port=0,
             # ":0" picks a free port; Dask's dashboard itself is not wanted,
             # but the scheduler always opens its HTTP server.
@@ -77,6 +85,9 @@ class EmbeddedBackend(DaskBackend):
         )
         atexit.register(self.close)
         logger.info("Embedded LocalCluster started at %s", cluster.scheduler_address)
+        if options.get("demo"):
+            self._demo = DemoWorkload(cluster.scheduler_address)
+            self._demo.start()
         return cluster
 
     def close(self) -> None:
@@ -84,6 +95,9 @@ class EmbeddedBackend(DaskBackend):
         super().close()
         with self._cluster_lock:
             cluster, self._cluster = self._cluster, None
+            demo, self._demo = self._demo, None
+        if demo is not None:
+            demo.stop()
         if cluster is not None:
             logger.info("Closing the embedded LocalCluster")
             try:

@@ -95,7 +95,57 @@ def summary(dask_scheduler=None):
         "total_threads": scheduler.total_nthreads,
         "total_memory": scheduler.total_memory,
         "identity": identity,
+        "client_list": _client_list(scheduler),
+        "all_topic": _all_topic(scheduler),
     }
+
+
+#: Newest events of a topic that ``summary`` reports, so a poll can count
+#: the graphs submitted and restarts made since the previous poll.
+RECENT_TOPIC_EVENTS = 50
+
+
+def _client_list(scheduler):
+    topics = scheduler._broker._topics
+    clients = []
+    for client_id, cs in scheduler.clients.items():
+        if client_id == "fire-and-forget":
+            continue
+        total, recent, _ = _topic_tail(topics.get(client_id))
+        clients.append(
+            {
+                "id": str(client_id),
+                "wants": len(cs.wants_what),
+                "events_total": total,
+                "recent_actions": recent,
+            }
+        )
+    return clients
+
+
+def _all_topic(scheduler):
+    # The "all" topic records workers and clients coming and going, with
+    # their ids, and Scheduler.restart ends in restart_workers, which logs
+    # "restart-workers" there.
+    total, recent, subjects = _topic_tail(scheduler._broker._topics.get("all"))
+    return {"events_total": total, "recent_actions": recent, "subjects": subjects}
+
+
+def _topic_tail(topic):
+    """Return a topic's event count, newest actions and their subjects."""
+    if topic is None:
+        return 0, [], []
+    events = topic.events
+    recent = []
+    subjects = []
+    for index in range(max(len(events) - RECENT_TOPIC_EVENTS, 0), len(events)):
+        message = events[index][1]
+        if not isinstance(message, dict):
+            message = {}
+        recent.append(str(message.get("action", "")))
+        subject = message.get("worker") or message.get("client") or ""
+        subjects.append(subject if isinstance(subject, str) else "")
+    return topic.count, recent, subjects
 
 
 def _counts(scheduler, totals):
@@ -157,6 +207,8 @@ def task_stream(cursor, limit, dask_scheduler=None):
                 "typename": message.get("typename") or "",
                 "thread": message.get("thread") or 0,
                 "startstops": [dict(item) for item in message.get("startstops", ())],
+                "stimulus_id": str(message.get("stimulus_id") or ""),
+                "exception_text": str(message.get("exception_text") or ""),
             }
         )
     return records, plugin.index
@@ -319,3 +371,171 @@ async def call_stacks(address, keys, timeout, dask_scheduler=None):
         return await asyncio.wait_for(scheduler.get_call_stack(keys=keys), timeout)
     except (TimeoutError, OSError):
         return "timeout"
+
+
+def prometheus_numbers(max_prefixes, dask_scheduler=None):
+    """
+    Return the numbers behind Dask's scheduler metric families.
+
+    Reads the same scheduler attributes as Dask's own collector but changes
+    nothing: no system-monitor sample is taken and the tick-duration maximum
+    is not reset. Per-prefix series are capped at ``max_prefixes`` (0 for no
+    cap): prefixes with tasks still held come first, then by cumulative
+    transitions, and the rest are summed into one ``other`` entry.
+    """
+    from distributed.core import Status
+    from distributed.gc import gc_collect_duration
+    from distributed.metrics import time
+    from distributed.scheduler import ALL_TASK_STATES
+
+    scheduler = dask_scheduler
+    monitor = scheduler.monitor
+    task_counts = {}
+    for tp in scheduler.task_prefixes.values():
+        for state, count in tp.states.items():
+            task_counts[state] = task_counts.get(state, 0) + count
+    paused = sum(1 for ws in scheduler.workers.values() if ws.status == Status.paused)
+    running = len(scheduler.running)
+    idle = len(scheduler.idle)
+    saturated = len(scheduler.saturated)
+    tick_maximum = max(
+        scheduler.digests_max.get("tick_duration", 0.0),
+        time() - scheduler._last_tick,
+    )
+    gil = None
+    if monitor.monitor_gil_contention:
+        gil = monitor.cumulative_gil_contention
+    return {
+        "clients": sum(1 for name in scheduler.clients if name != "fire-and-forget"),
+        "client_connections_added": scheduler._client_connections_added_total,
+        "client_connections_removed": scheduler._client_connections_removed_total,
+        "desired_workers": scheduler.adaptive_target(),
+        "workers": [
+            ("idle", idle),
+            ("partially_saturated", running - idle - saturated),
+            ("saturated", saturated),
+            ("paused", paused),
+            ("retiring", len(scheduler.workers) - paused - running),
+        ],
+        "workers_added": scheduler._workers_added_total,
+        "workers_removed": scheduler._workers_removed_total,
+        "gil_contention": gil,
+        "gc_collection": gc_collect_duration(),
+        "last_time": monitor.last_time,
+        "tasks": [
+            (state, task_counts.get(state, 0))
+            for state in ALL_TASK_STATES
+            if state != "forgotten"
+        ],
+        "tasks_forgotten": task_counts.get("forgotten", 0),
+        "task_groups": len(scheduler.task_groups),
+        "prefixes": _prefix_numbers(scheduler, max_prefixes),
+        "tick_duration_maximum": tick_maximum,
+        "tick_count": scheduler._tick_counter,
+        "semaphores": _semaphore_numbers(scheduler),
+        "stealing": _stealing_numbers(scheduler),
+    }
+
+
+def _prefix_numbers(scheduler, max_prefixes):
+    prefixes = []
+    for tp in scheduler.task_prefixes.values():
+        durations = tp.all_durations
+        held = sum(n for state, n in tp.states.items() if state != "forgotten")
+        prefixes.append(
+            {
+                "name": str(tp.name),
+                "suspicious": tp.suspicious,
+                "compute": durations.get("compute", 0.0),
+                "transfer": durations.get("transfer", 0.0),
+                "nbytes": tp.nbytes_total,
+                "state_totals": dict(tp.state_counts),
+                "_rank": (held > 0, sum(tp.state_counts.values())),
+            }
+        )
+    if max_prefixes and len(prefixes) > max_prefixes:
+        prefixes.sort(key=lambda p: p["_rank"], reverse=True)
+        kept, rest = prefixes[: max_prefixes - 1], prefixes[max_prefixes - 1 :]
+        other = {
+            "name": "other",
+            "suspicious": 0,
+            "compute": 0.0,
+            "transfer": 0.0,
+            "nbytes": 0,
+            "state_totals": {},
+        }
+        for prefix in rest:
+            for field in ("suspicious", "compute", "transfer", "nbytes"):
+                other[field] += prefix[field]
+            for state, count in prefix["state_totals"].items():
+                totals = other["state_totals"]
+                totals[state] = totals.get(state, 0) + count
+        prefixes = kept + [other]
+    for prefix in prefixes:
+        prefix.pop("_rank", None)
+    return prefixes
+
+
+def _semaphore_numbers(scheduler):
+    extension = scheduler.extensions.get("semaphores")
+    if extension is None:
+        return None
+    metrics = extension.metrics
+    return [
+        {
+            "name": str(name),
+            "max_leases": max_leases,
+            "active_leases": len(extension.leases[name]),
+            "pending_leases": metrics["pending"][name],
+            "acquire_total": metrics["acquire_total"][name],
+            "release_total": metrics["release_total"][name],
+            "average_pending_lease_time": metrics["average_pending_lease_time"][name],
+        }
+        for name, max_leases in extension.max_leases.items()
+    ]
+
+
+def _stealing_numbers(scheduler):
+    extension = scheduler.extensions.get("stealing")
+    if extension is None:
+        return None
+    metrics = extension.metrics
+    return [
+        (
+            str(multiplier),
+            metrics["request_count_total"][level],
+            metrics["request_cost_total"][level],
+        )
+        for level, multiplier in enumerate(extension.cost_multipliers)
+    ]
+
+
+def worker_prometheus_numbers(dask_scheduler=None):
+    """
+    Return per-worker numbers for Dask's worker families from heartbeats.
+
+    Costs O(workers): every value comes from the metrics each worker sent
+    with its last heartbeat, so no worker is contacted.
+    """
+    workers = []
+    for ws in dask_scheduler.workers.values():
+        metrics = ws.metrics
+        spilled = metrics.get("spilled_bytes") or {}
+        process_memory = int(metrics.get("memory") or 0)
+        managed = min(process_memory, int(ws.nbytes) - int(spilled.get("memory") or 0))
+        managed = max(managed, 0)
+        task_counts = metrics.get("task_counts") or {}
+        workers.append(
+            {
+                "address": ws.address,
+                "tasks": {str(state): n for state, n in task_counts.items() if n},
+                "threads": ws.nthreads,
+                "memory": {
+                    "managed": managed,
+                    "unmanaged": max(process_memory - managed, 0),
+                    "spilled": int(spilled.get("disk") or 0),
+                },
+                "transfer": dict(metrics.get("transfer") or {}),
+            }
+        )
+    return workers
