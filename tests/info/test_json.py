@@ -1,0 +1,53 @@
+"""The ``/json`` endpoints: Dask's fields and encoding."""
+
+from __future__ import annotations
+
+import json
+
+from clusterdash.backends.types import COUNT_FIELDS
+
+from .conftest import parse_html
+
+
+def _inc(x):
+    return x + 1
+
+
+def test_counts_have_dask_field_order(client, wait_for_snapshot):
+    wait_for_snapshot(lambda s: len(s.workers) == 2)
+
+    response = client.get("/json/counts.json")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert list(json.loads(response.content)) == list(COUNT_FIELDS)
+    assert b'"workers": 2' in response.content
+
+
+def test_identity_stays_valid_after_tasks(client, dask_client, wait_for_snapshot):
+    dask_client.gather(dask_client.map(_inc, range(20)))
+
+    for _ in range(5):
+        response = client.get("/json/identity.json")
+
+        assert response.status_code == 200
+        document = json.loads(response.content)
+        assert document["type"] == "Scheduler"
+        assert len(document["workers"]) == 2
+
+
+def test_json_escapes_closing_tags(client, wait_for_snapshot):
+    from info.views.json_views import json_response
+
+    response = json_response({"key": "</script>"})
+
+    assert response.content == b'{"key": "<\\/script>"}'
+
+
+def test_json_index_links_both_endpoints(client):
+    response = client.get("/json/index.html")
+
+    links = [href for href, _ in parse_html(response.content).links]
+    assert response.status_code == 200
+    assert "/json/counts.json" in links
+    assert "/json/identity.json" in links

@@ -1,0 +1,176 @@
+"""Site-wide routes: root redirect, health probe, sitemap, navigation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from clusterdash.context_processors import navigation_links
+from clusterdash.navigation import NAVIGATION
+
+
+def test_root_redirects_to_status_relative(client):
+    response = client.get("/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "status"
+
+
+@pytest.mark.parametrize(
+    ("path", "location"),
+    [("/info", "info/main/workers.html"), ("/info/", "main/workers.html")],
+)
+def test_info_redirects_relative(client, path, location):
+    response = client.get(path)
+
+    assert response.status_code == 302
+    assert response["Location"] == location
+    assert "//" not in response["Location"]
+
+
+@pytest.mark.parametrize("method", ["get", "head"])
+def test_health_answers_ok(client, method):
+    response = getattr(client, method)("/health")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert not response.cookies
+    if method == "get":
+        assert response.content == b"ok"
+
+
+def test_health_answers_logged_in_users_without_cookie(staff_client):
+    response = staff_client.get("/health")
+
+    assert response.status_code == 200
+    assert not response.cookies
+
+
+def test_health_rejects_post(client):
+    response = client.post("/health")
+
+    assert response.status_code == 405
+
+
+def test_sitemap_lists_routes_in_dask_style(client):
+    response = client.get("/sitemap.json")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    paths = json.loads(response.content)["paths"]
+    assert paths == sorted(paths)
+    for expected in (
+        "/health",
+        "/sitemap.json",
+        "/info/main/workers.html",
+        "/info/task/(.*).html",
+        "/info/worker/(.*).html",
+        "/json/counts.json",
+        "/metrics",
+        "/statics/clusterdash/site.css",
+    ):
+        assert expected in paths
+
+
+def test_sitemap_lists_plot_routes_that_exist(client):
+    paths = json.loads(client.get("/sitemap.json").content)["paths"]
+
+    assert reverse("plots:status") in paths
+    assert "/individual-plots.json" in paths
+
+
+def test_sitemap_lists_no_python_or_bokeh_files(client):
+    paths = json.loads(client.get("/sitemap.json").content)["paths"]
+
+    assert not [p for p in paths if p.endswith((".py", ".pyc"))]
+    assert not [p for p in paths if p.startswith("/statics/bokeh/")]
+    assert len(paths) < 1000
+
+
+def test_navigation_shows_only_reversible_entries():
+    links = navigation_links()
+
+    names = [link["name"] for link in links]
+    assert "info:workers" in names
+    assert len(links) <= len(NAVIGATION)
+    for link in links:
+        assert link["url"] == reverse(link["name"])
+
+
+def test_pages_show_navigation_bar(client, wait_for_snapshot):
+    wait_for_snapshot(lambda s: len(s.workers) == 2)
+
+    response = client.get("/info/main/workers.html")
+
+    assert b'<nav class="site-nav"' in response.content
+    assert b'href="/info/main/exceptions.html"' in response.content
+
+
+def test_login_page_uses_site_layout(client):
+    response = client.get("/accounts/login/")
+
+    assert response.status_code == 200
+    assert b'<nav class="site-nav"' in response.content
+    assert b'id="login-form"' in response.content
+
+
+def test_unknown_path_is_styled_404(client):
+    response = client.get("/no-such-page")
+
+    assert response.status_code == 404
+    assert b"does not exist" in response.content
+
+
+def _site_templates():
+    from django.conf import settings
+
+    root = settings.BASE_DIR / "templates"
+    names = ["404.html", "403.html", "500.html", "503.html", "504.html"]
+    paths = [root / name for name in names]
+    paths += sorted((root / "info").glob("*.html"))
+    paths += sorted((root / "registration").glob("*.html"))
+    return paths
+
+
+def test_templates_link_by_url_names_only():
+    for path in [*_site_templates(), _site_templates()[0].parent / "base.html"]:
+        text = path.read_text()
+
+        assert 'href="/' not in text, path
+        assert 'href="../' not in text, path
+        assert "|safe" not in text, path
+
+
+def test_page_templates_extend_base():
+    for path in _site_templates():
+        first_line = path.read_text().splitlines()[0]
+
+        if path.name.startswith("_"):
+            continue
+        assert first_line.startswith("{% extends "), path
+
+
+@pytest.mark.parametrize(
+    ("path", "location"),
+    [
+        ("/", "status"),
+        ("/info", "info/main/workers.html"),
+        ("/info/", "main/workers.html"),
+    ],
+)
+def test_redirects_stay_under_prefix(client, path, location):
+    response = client.get(path, SCRIPT_NAME="/team-a/dask")
+
+    assert response.status_code == 302
+    assert response["Location"] == location
+
+
+def test_sitemap_paths_carry_prefix(client):
+    response = client.get("/sitemap.json", SCRIPT_NAME="/team-a/dask")
+
+    paths = json.loads(response.content)["paths"]
+    assert "/team-a/dask/health" in paths
+    assert "/team-a/dask/statics/clusterdash/site.css" in paths
+    assert all(p.startswith("/team-a/dask/") for p in paths)
