@@ -1,0 +1,218 @@
+"""
+The frame every plot lives in: a notice line above a Bokeh model.
+
+A page contains several panels and one periodic callback per update
+interval. Each tick reads the shared snapshot once and hands it to every
+panel, so the scheduler's cost does not grow with the number of panels or
+viewers. A panel that raises
+shows its own error notice while the others keep updating.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+
+from bokeh.document import Document
+from bokeh.layouts import column
+from bokeh.models import Div, LayoutDOM
+from bokeh.palettes import Colorblind8
+from django.conf import settings
+
+from clusterdash.backends import get_backend
+from clusterdash.backends.exceptions import SchedulerUnavailable
+from clusterdash.backends.types import Snapshot
+
+logger = logging.getLogger(__name__)
+
+#: Okabe-Ito colours, distinguishable with the common colour-vision
+#: deficiencies.
+PALETTE = tuple(Colorblind8)
+BLUE, ORANGE, YELLOW, GREEN, SKY, VERMILION, PURPLE, BLACK = Colorblind8
+GREY = "#999999"
+
+#: Seconds between two log records of the same failing panel.
+ERROR_LOG_INTERVAL = 60.0
+
+_last_logged: dict[str, float] = {}
+
+
+def colour_for(name: str) -> str:
+    """Return a stable palette colour for a task prefix or action name."""
+    # A sum of code points is stable across processes, unlike hash().
+    return PALETTE[sum(map(ord, name)) % len(PALETTE)]
+
+
+def format_bytes(n: float) -> str:
+    """Return a byte count in binary units, for titles and labels."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.2f} {unit}"
+        value /= 1024
+    return f"{value:.2f} PiB"
+
+
+class Panel:
+    """
+    One plot with its notice line.
+
+    Subclasses build ``self.body`` in ``__init__`` and fill it in
+    ``update``. ``notice`` words an empty state ("No workers yet.") and
+    hides once the plot has data.
+    """
+
+    #: Name shown in logs and used by ``CLUSTERDASH_PLOTS_FAILING``.
+    name = "panel"
+    #: Seconds between updates.
+    interval = 0.5
+
+    def __init__(self) -> None:
+        self.notice = Div(
+            text="Waiting for the first update.",
+            render_as_text=True,
+            css_classes=["plot-notice"],
+            visible=True,
+        )
+        self.body: LayoutDOM | None = None
+        self._failing = False
+
+    @property
+    def root(self) -> LayoutDOM:
+        """Return the layout the page places: the notice above the body."""
+        return column(self.notice, self.body, sizing_mode="stretch_width")
+
+    def update(self, snapshot: Snapshot) -> None:
+        """Redraw from the shared snapshot."""
+        raise NotImplementedError
+
+    async def fetch(self) -> None:
+        """Fetch on-demand data before ``update``; most panels need none."""
+
+    def say(self, text: str | None) -> None:
+        """Show ``text`` above the plot, or hide the notice when None."""
+        if text is None:
+            if self.notice.visible:
+                self.notice.visible = False
+            return
+        if self.notice.text != text:
+            self.notice.text = text
+        if not self.notice.visible:
+            self.notice.visible = True
+
+    def run(self, snapshot: Snapshot | None, error: str | None) -> None:
+        """Update the panel, turning failures into its own notice."""
+        if snapshot is None:
+            self.say(error)
+            return
+        try:
+            if self.name in getattr(settings, "CLUSTERDASH_PLOTS_FAILING", ()):
+                raise RuntimeError(f"plot {self.name} was set to fail")
+            self.update(snapshot)
+        except Exception as exc:
+            self.fail(exc)
+        else:
+            if self._failing:
+                self._failing = False
+                logger.info("Plot %s updates again", self.name)
+
+    async def refresh(self, snapshot: Snapshot | None, error: str | None) -> None:
+        """Fetch on-demand data, then update; used by the periodic callback."""
+        if snapshot is not None:
+            try:
+                await self.fetch()
+            except SchedulerUnavailable as exc:
+                self.say(f"Cannot reach the scheduler at {exc.address}: {exc.reason}")
+                return
+            except Exception as exc:
+                self.fail(exc)
+                return
+        self.run(snapshot, error)
+
+    def fail(self, exc: BaseException) -> None:
+        """Show ``exc`` in the panel's notice and log it, rate-limited."""
+        self._failing = True
+        self.say(f"This plot failed to update: {type(exc).__name__}: {exc}")
+        log_failure(self.name, exc)
+
+
+class SharedFetch:
+    """
+    One backend call shared by every session of the process.
+
+    Sessions that ask within ``ttl`` seconds of the last call get its
+    result, so the scheduler's cost does not grow with the number of
+    viewers. Calls run in a thread, because backend methods block.
+    """
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._results: dict[tuple, tuple[float, object]] = {}
+        self._locks: dict[tuple, asyncio.Lock] = {}
+
+    async def get(self, method: str, *args):
+        """Return ``backend.<method>(*args)``, at most ``ttl`` seconds old."""
+        key = (method, *args)
+        # Locks belong to one event loop; tests run several loops in turn.
+        loop_key = (id(asyncio.get_running_loop()), *key)
+        lock = self._locks.setdefault(loop_key, asyncio.Lock())
+        async with lock:
+            cached = self._results.get(key)
+            if cached is not None and time.monotonic() - cached[0] < self.ttl:
+                return cached[1]
+            function = getattr(get_backend(), method)
+            value = await asyncio.to_thread(function, *args)
+            self._results[key] = (time.monotonic(), value)
+            return value
+
+
+def log_failure(name: str, exc: BaseException) -> None:
+    """Log a panel failure with its traceback, at most once a minute."""
+    now = time.monotonic()
+    last = _last_logged.get(name)
+    if last is not None and now - last < ERROR_LOG_INTERVAL:
+        return
+    _last_logged[name] = now
+    logger.error("Plot %s failed to update", name, exc_info=exc)
+
+
+def install(doc: Document, panels: Iterable[Panel], title: str) -> None:
+    """Add the periodic callbacks that feed ``panels`` to ``doc``."""
+    doc.title = title
+    by_interval: dict[float, list[Panel]] = {}
+    for panel in panels:
+        by_interval.setdefault(panel.interval, []).append(panel)
+    for interval, group in by_interval.items():
+        doc.add_periodic_callback(_ticker(doc, group), int(interval * 1000))
+
+
+def _has_viewer(doc: Document) -> bool:
+    """Return False for a server session that no websocket is connected to."""
+    context = doc.session_context
+    session = getattr(context, "_session", None) if context is not None else None
+    return session is None or session.connection_count > 0
+
+
+def _ticker(doc: Document, panels: list[Panel]):
+    async def tick() -> None:
+        if not _has_viewer(doc):
+            # A page request without a websocket, or a closed tab that the
+            # reaper has not discarded yet, costs the scheduler nothing.
+            return
+        backend = get_backend()
+        try:
+            snapshot = await backend.asnapshot()
+            error = None
+        except SchedulerUnavailable as exc:
+            snapshot = None
+            error = f"Cannot reach the scheduler at {exc.address}: {exc.reason}"
+        for panel in panels:
+            await panel.refresh(snapshot, error)
+
+    return tick
+
+
+#: The fetch cache of the on-demand plots.
+SHARED = SharedFetch(ttl=0.9)

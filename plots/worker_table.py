@@ -1,0 +1,97 @@
+"""
+The workers table: one row per worker and a first row of totals.
+"""
+
+from __future__ import annotations
+
+from bokeh.models import ColumnDataSource, DataTable, NumberFormatter, TableColumn
+
+from clusterdash.backends.types import Snapshot, WorkerSummary
+
+from .panels import Panel
+from .worker_plots import NO_WORKERS
+
+#: Workers table columns: (field, heading, formatter).
+TABLE_COLUMNS = (
+    ("name", "name", None),
+    ("address", "address", None),
+    ("nthreads", "nthreads", NumberFormatter(format="0")),
+    ("cpu", "cpu %", NumberFormatter(format="0.0")),
+    ("memory", "memory", NumberFormatter(format="0.0 b")),
+    ("memory_limit", "limit", NumberFormatter(format="0.0 b")),
+    ("memory_percent", "memory %", NumberFormatter(format="0.0 %")),
+    ("managed", "managed", NumberFormatter(format="0.0 b")),
+    ("spilled", "spilled", NumberFormatter(format="0.0 b")),
+    ("num_fds", "# fds", NumberFormatter(format="0")),
+    ("read_bps", "net read", NumberFormatter(format="0.0 b")),
+    ("write_bps", "net write", NumberFormatter(format="0.0 b")),
+)
+
+
+class WorkerTable(Panel):
+    """One row per worker and a first row of totals."""
+
+    name = "workers"
+    interval = 0.5
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.source = ColumnDataSource({field: [] for field, _, _ in TABLE_COLUMNS})
+        columns = [
+            TableColumn(field=field, title=title, formatter=formatter)
+            if formatter is not None
+            else TableColumn(field=field, title=title)
+            for field, title, formatter in TABLE_COLUMNS
+        ]
+        self.body = DataTable(
+            source=self.source,
+            columns=columns,
+            index_position=None,
+            reorderable=False,
+            sizing_mode="stretch_width",
+            height=400,
+        )
+
+    def update(self, snapshot: Snapshot) -> None:
+        workers = snapshot.workers
+        self.say(None if workers else NO_WORKERS)
+        rows = [_table_row(w) for w in workers]
+        memory = sum(w.memory for w in workers)
+        limit = sum(w.memory_limit for w in workers)
+        total = {
+            "name": f"Total ({len(workers)})",
+            "address": "",
+            "nthreads": sum(w.nthreads for w in workers),
+            "cpu": sum(w.cpu for w in workers),
+            "memory": memory,
+            "memory_limit": limit,
+            "memory_percent": memory / limit if limit else float("nan"),
+            "managed": sum(w.managed_bytes for w in workers),
+            "spilled": sum(w.spilled_bytes for w in workers),
+            "num_fds": sum(w.num_fds for w in workers),
+            "read_bps": sum(w.read_bps for w in workers),
+            "write_bps": sum(w.write_bps for w in workers),
+        }
+        rows.insert(0, total)
+        self.source.data = {
+            field: [row[field] for row in rows] for field, _, _ in TABLE_COLUMNS
+        }
+
+
+def _table_row(worker: WorkerSummary) -> dict:
+    return {
+        "name": str(worker.name),
+        "address": worker.address,
+        "nthreads": worker.nthreads,
+        "cpu": worker.cpu,
+        "memory": worker.memory,
+        "memory_limit": worker.memory_limit,
+        "memory_percent": (
+            worker.memory / worker.memory_limit if worker.memory_limit else float("nan")
+        ),
+        "managed": worker.managed_bytes,
+        "spilled": worker.spilled_bytes,
+        "num_fds": worker.num_fds,
+        "read_bps": worker.read_bps,
+        "write_bps": worker.write_bps,
+    }

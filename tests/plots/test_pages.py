@@ -1,0 +1,164 @@
+"""The Bokeh pages over HTTP: status codes, asset URLs, the plot list."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+
+import pytest
+from django.test import AsyncClient, override_settings
+from django.urls import reverse, set_script_prefix
+
+from plots import bokeh_server
+from plots.catalog import INDIVIDUAL, PAGES
+from plots.views import individual_plots
+
+ASSET = re.compile(r'<(?:script|link)\b[^>]*\b(?:src|href)="([^"]*)"')
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _asset_urls(html: str) -> list[str]:
+    return ASSET.findall(html)
+
+
+async def test_individual_page_loads_local_assets(backend):
+    response = await AsyncClient().get("/individual-task-stream")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    html = response.content.decode()
+    urls = _asset_urls(html)
+    assert any(url.endswith("bokeh.min.js") or "bokeh.min.js?" in url for url in urls)
+    for url in urls:
+        if url.startswith("data:"):
+            continue
+        assert url.startswith("/statics/"), url
+    assert "Bokeh.embed" in html or "embed_items" in html
+
+
+async def test_individual_page_may_be_framed(backend, settings):
+    settings.CLUSTERDASH_FRAME_ANCESTORS = ["http://127.0.0.1:8888"]
+    response = await AsyncClient().get("/individual-progress")
+    assert response.status_code == 200
+    assert "X-Frame-Options" not in response
+    policy = response["Content-Security-Policy"]
+    assert policy == "frame-ancestors 'self' http://127.0.0.1:8888"
+
+
+async def test_individual_trailing_slash(backend):
+    response = await AsyncClient().get("/individual-cpu/")
+    assert response.status_code == 200
+
+
+async def test_unknown_individual_plot_is_404(backend):
+    response = await AsyncClient().get("/individual-no-such-plot")
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("name", sorted(PAGES))
+async def test_navigation_page_loads_local_assets(name, backend):
+    response = await AsyncClient().get(reverse(f"plots:{name}"))
+    assert response.status_code == 200
+    urls = _asset_urls(response.content.decode())
+    bokeh = [url for url in urls if "/bokeh/static/js/" in url]
+    assert bokeh
+    for url in urls:
+        if url.startswith(("data:", "#")):
+            continue
+        assert url.startswith("/"), url
+        assert not url.startswith("//"), url
+
+
+def test_individual_plots_json_shape(client):
+    response = client.get("/individual-plots.json")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    plots = response.json()
+    assert plots["Individual Task Stream"] == "/individual-task-stream"
+    assert plots["Individual Cpu"] == "/individual-cpu"
+    assert plots["Individual Gpu Memory"] == "/individual-gpu-memory"
+    assert plots["Individual Cluster Map"] == "/statics/individual-cluster-map.html"
+    assert len(plots) == len(INDIVIDUAL) + 1
+    for name, path in plots.items():
+        assert name.startswith("Individual "), name
+        assert path.startswith("/"), path
+
+
+def test_individual_plots_json_cors_for_listed_origins(client, settings):
+    settings.CLUSTERDASH_FRAME_ANCESTORS = ["http://127.0.0.1:8888"]
+    listed = client.get(
+        "/individual-plots.json", headers={"Origin": "http://127.0.0.1:8888"}
+    )
+    assert listed["Access-Control-Allow-Origin"] == "http://127.0.0.1:8888"
+    other = client.get("/individual-plots.json", headers={"Origin": "http://evil.test"})
+    assert "Access-Control-Allow-Origin" not in other
+
+
+def test_individual_plots_json_follows_prefix(rf):
+    # Django's handlers set the script prefix from FORCE_SCRIPT_NAME or the
+    # ASGI root_path; the test client does not, so set it here.
+    set_script_prefix("/dash/")
+    try:
+        with override_settings(STATIC_URL="/dash/statics/"):
+            response = individual_plots(rf.get("/individual-plots.json"))
+    finally:
+        set_script_prefix("/")
+    plots = json.loads(response.content)
+    assert plots["Individual Task Stream"] == "/dash/individual-task-stream"
+    assert (
+        plots["Individual Cluster Map"] == "/dash/statics/individual-cluster-map.html"
+    )
+
+
+async def test_sessions_without_websocket_are_discarded(backend, settings):
+    settings.CLUSTERDASH_BOKEH_SESSION_LIFETIME = 600.0
+    settings.CLUSTERDASH_BOKEH_REAPER_INTERVAL = 0.1
+    client = AsyncClient()
+    for _ in range(5):
+        response = await client.get("/individual-progress")
+        assert response.status_code == 200
+    assert bokeh_server.session_count("individual-progress") == 5
+    settings.CLUSTERDASH_BOKEH_SESSION_LIFETIME = 0.2
+    for _ in range(100):
+        if bokeh_server.session_count("individual-progress") == 0:
+            break
+        await asyncio.sleep(0.1)
+    assert bokeh_server.session_count("individual-progress") == 0
+
+
+@override_settings(
+    CLUSTERDASH_BOKEH_SESSION_LIFETIME=1.0, CLUSTERDASH_BOKEH_REAPER_INTERVAL=0.1
+)
+async def test_closed_websocket_leaves_no_session(backend):
+    from channels.testing import WebsocketCommunicator
+
+    from clusterdash.asgi import application
+
+    response = await AsyncClient().get("/individual-nprocessing")
+    token = re.search(r'"token":"([^"]+)"', response.content.decode()).group(1)
+    communicator = WebsocketCommunicator(
+        application, "/individual-nprocessing/ws", subprotocols=["bokeh", token]
+    )
+    connected, subprotocol = await communicator.connect()
+    assert connected
+    assert subprotocol == "bokeh"
+    # The first frame of Bokeh's ACK message is its header.
+    header = json.loads(await communicator.receive_from(timeout=5))
+    assert header["msgtype"] == "ACK"
+    await communicator.disconnect()
+    for _ in range(100):
+        if bokeh_server.session_count("individual-nprocessing") == 0:
+            break
+        await asyncio.sleep(0.1)
+    assert bokeh_server.session_count("individual-nprocessing") == 0
+
+
+async def test_websocket_without_bokeh_subprotocol_is_closed(backend):
+    from channels.testing import WebsocketCommunicator
+
+    from clusterdash.asgi import application
+
+    communicator = WebsocketCommunicator(application, "/individual-cpu/ws")
+    connected, _ = await communicator.connect()
+    assert not connected

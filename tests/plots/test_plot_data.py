@@ -1,0 +1,227 @@
+"""Data contracts of the plots, checked against the real session cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+
+import pytest
+from bokeh.document import Document
+from bokeh.models import ColumnDataSource, Div
+from distributed import Event
+
+from plots.catalog import INDIVIDUAL, PAGES
+from plots.panels import Panel
+from plots.task_plots import (
+    ComputePerKey,
+    MemoryByKey,
+    TaskProgress,
+    TaskStream,
+    key_prefix,
+)
+from plots.worker_plots import (
+    ClusterMemory,
+    CPUBars,
+    ProcessingBars,
+    WorkersMemory,
+)
+from plots.worker_table import WorkerTable
+
+HOSTILE_KEYS = [
+    "<img src=x onerror=alert(1)>",
+    ("<script>alert(2)</script>", 0),
+    '"><svg onload=alert(3)>',
+]
+
+
+def _inc(x):
+    return x + 1
+
+
+def _wait_until(condition, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met in {timeout} s")
+        time.sleep(0.1)
+
+
+def test_key_prefix_follows_dask_rule():
+    assert key_prefix("inc-5c8f10ab4e3b2a1c") == "inc"
+    assert key_prefix(("getitem-deadbeef", 3)) == "getitem"
+    assert key_prefix("read-csv-0a1b2c3d") == "read-csv"
+    assert key_prefix("<img src=x onerror=alert(1)>") == "<img src=x onerror=alert(1)>"
+    assert key_prefix(7) == "7"
+
+
+def test_worker_panels_list_every_worker(backend, cluster, wait_for_snapshot):
+    snapshot = wait_for_snapshot(lambda s: len(s.workers) == 2)
+    addresses = sorted(w.address for w in snapshot.workers)
+    for panel in (CPUBars(), ProcessingBars(), WorkersMemory()):
+        panel.run(snapshot, None)
+        assert sorted(set(panel.source.data["worker"])) == addresses, panel.name
+        assert not panel.notice.visible, panel.name
+    table = WorkerTable()
+    table.run(snapshot, None)
+    assert table.source.data["name"][0] == "Total (2)"
+    assert sorted(table.source.data["address"][1:]) == addresses
+    cluster_memory = ClusterMemory()
+    cluster_memory.run(snapshot, None)
+    assert cluster_memory.figure.title.text.startswith("Bytes stored: ")
+    assert sum(cluster_memory.source.data["bytes"]) >= sum(
+        w.memory for w in snapshot.workers
+    )
+
+
+def test_task_stream_grows_with_finished_tasks(backend, dask_client, wait_for_snapshot):
+    wait_for_snapshot(lambda s: len(s.workers) == 2)
+    # Earlier tests may have filled the process's stream window, so keep
+    # every row here instead of rolling over at 1000.
+    stream = TaskStream(rollover=1_000_000)
+    snapshot = backend.snapshot()
+    stream.run(snapshot, None)
+    before = len(stream.source.data["x"])
+    futures = dask_client.map(_inc, range(20), key=[f"plot-inc-{i}" for i in range(20)])
+    dask_client.gather(futures)
+
+    def grew():
+        stream.run(backend.snapshot(), None)
+        return {f"plot-inc-{i}" for i in range(20)} <= set(stream.source.data["key"])
+
+    _wait_until(grew)
+    assert len(stream.source.data["x"]) >= before + 20
+    assert "plot-inc-3" in stream.source.data["key"]
+    assert "plot-inc" in stream.source.data["name"]
+    assert len(set(map(len, stream.source.data.values()))) == 1
+    del futures
+
+
+def test_hostile_keys_reach_columns_as_text(backend, dask_client, wait_for_snapshot):
+    wait_for_snapshot(lambda s: len(s.workers) == 2)
+    stream = TaskStream()
+    stream.run(backend.snapshot(), None)
+    futures = [
+        dask_client.submit(_inc, i, key=key) for i, key in enumerate(HOSTILE_KEYS)
+    ]
+    dask_client.gather(futures)
+    wanted = {"<img src=x onerror=alert(1)>", "('<script>alert(2)</script>', 0)"}
+
+    def seen():
+        stream.run(backend.snapshot(), None)
+        return wanted <= set(stream.source.data["key"])
+
+    _wait_until(seen)
+    assert "<script>alert(2)</script>" in stream.source.data["name"]
+    del futures
+
+
+def test_progress_counts_states_by_prefix(backend, dask_client, wait_for_snapshot):
+    event = Event("plots-progress-gate", client=dask_client)
+
+    def gated(x, name="plots-progress-gate"):
+        from distributed import Event
+
+        Event(name).wait(30)
+        return x
+
+    futures = dask_client.map(gated, range(6), key=[f"gated-{i}" for i in range(6)])
+    try:
+        snapshot = wait_for_snapshot(
+            lambda s: any(p.name == "gated" and p.total == 6 for p in s.prefixes)
+        )
+        progress = TaskProgress()
+        progress.run(snapshot, None)
+        rows = [i for i, p in enumerate(progress.source.data["prefix"]) if p == "gated"]
+        assert rows
+        counts = sum(progress.source.data["count"][i] for i in rows)
+        assert counts == 6
+        assert "gated" in progress.figure.y_range.factors
+        assert progress.figure.title.text.startswith("Progress -- total: ")
+    finally:
+        event.set()
+    dask_client.gather(futures)
+    snapshot = wait_for_snapshot(
+        lambda s: any(
+            p.name == "gated" and p.states.get("memory") == 6 for p in s.prefixes
+        )
+    )
+    by_key = MemoryByKey()
+    by_key.run(snapshot, None)
+    assert "gated" in by_key.source.data["prefix"]
+    compute = ComputePerKey()
+    compute.run(snapshot, None)
+    assert "gated" in compute.source.data["prefix"]
+    del futures
+
+
+def test_failing_panel_shows_own_notice(backend, settings, wait_for_snapshot, caplog):
+    settings.CLUSTERDASH_PLOTS_FAILING = ["cpu"]
+    snapshot = wait_for_snapshot(lambda s: len(s.workers) == 2)
+    failing = CPUBars()
+    healthy = ProcessingBars()
+    for _ in range(3):
+        failing.run(snapshot, None)
+        healthy.run(snapshot, None)
+    assert failing.notice.visible
+    assert failing.notice.text.startswith("This plot failed to update")
+    assert not healthy.notice.visible
+    assert len(healthy.source.data["worker"]) == 2
+    records = [r for r in caplog.records if "Plot cpu failed" in r.getMessage()]
+    assert len(records) <= 1
+
+
+def test_unreachable_scheduler_is_worded():
+    panel = TaskProgress()
+    panel.run(None, "Cannot reach the scheduler at tcp://127.0.0.1:1: refused")
+    assert panel.notice.visible
+    assert panel.notice.text.startswith("Cannot reach the scheduler")
+
+
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_page_document_fills_sources(name, backend, wait_for_snapshot):
+    wait_for_snapshot(lambda s: len(s.workers) == 2)
+    doc = Document()
+    PAGES[name][1](doc)
+    callbacks = doc.session_callbacks
+    assert callbacks, "page has no periodic callback"
+    for callback in callbacks:
+        asyncio.run(callback.callback())
+    sources = list(doc.select({"type": ColumnDataSource}))
+    assert sources
+    notices = [d for d in doc.select({"type": Div}) if d.visible]
+    for div in notices:
+        assert div.text != "Waiting for the first update."
+
+
+@pytest.mark.parametrize("name", sorted(INDIVIDUAL))
+def test_individual_panels_update(name, backend, wait_for_snapshot):
+    snapshot = wait_for_snapshot(lambda s: len(s.workers) == 2)
+    panel: Panel = INDIVIDUAL[name][1]()
+    asyncio.run(panel.refresh(snapshot, None))
+    if panel.notice.visible:
+        assert not panel.notice.text.startswith("This plot failed"), panel.notice.text
+        assert panel.notice.text != "Waiting for the first update."
+
+
+@pytest.mark.parametrize("name", ["cpu", "nprocessing", "workers", "cluster-memory"])
+def test_no_workers_is_worded(name, backend, wait_for_snapshot):
+    snapshot = wait_for_snapshot(lambda s: len(s.workers) == 2)
+    empty = dataclasses.replace(snapshot, workers=())
+    panel: Panel = INDIVIDUAL[name][1]()
+    panel.run(empty, None)
+    assert panel.notice.visible
+    assert panel.notice.text == "No workers are connected to the scheduler."
+    panel.run(snapshot, None)
+    assert not panel.notice.visible
+
+
+def test_gpu_plots_say_no_gpu(backend, wait_for_snapshot):
+    snapshot = wait_for_snapshot(lambda s: len(s.workers) == 2)
+    if any(w.metrics.get("gpu") for w in snapshot.workers):
+        pytest.skip("the workers report GPUs")
+    for name in ("gpu-memory", "gpu-utilization"):
+        panel: Panel = INDIVIDUAL[name][1]()
+        panel.run(snapshot, None)
+        assert panel.notice.visible
+        assert panel.notice.text.startswith("No GPU was found")
