@@ -1,7 +1,10 @@
-from django.urls import include, path
+from django.urls import path
+
+from . import views
 
 app_name = "metrics"
 
 urlpatterns = [
-    path("", include("django_prometheus.urls")),
+    path("metrics", views.metrics, name="scheduler"),
+    path("metrics/workers", views.worker_metrics, name="workers"),
 ]
