@@ -1,0 +1,353 @@
+"""
+``/proxy/<port>/<host>/<path>``: a reverse proxy to a worker's own HTTP server.
+
+Dask's proxy relays websockets to any host and port, which makes it an
+open relay. This one forwards HTTP of every method and websockets only
+when ``host`` and ``port`` are exactly a current worker's ``host`` and
+``services["dashboard"]`` port in the shared snapshot. Any other target
+(an alias such as ``localhost`` for ``127.0.0.1``, the scheduler's port,
+an unknown host) is rejected with 400 before any outbound connection.
+
+Only staff may use it. The upstream request carries none of the site's
+cookies, its ``Authorization`` header or its CSRF token, and upstream
+``Set-Cookie`` headers are dropped, so a worker page cannot read or set
+the site's session. Hop-by-hop headers are not forwarded either way.
+
+NOTE: relayed pages run in the site's origin, as with Dask's proxy, so a
+worker that serves hostile scripts can act for the staff user who opens
+them. Proxy only workers you trust as much as the site.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from urllib.parse import quote
+
+import httpx
+from asgiref.sync import sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.urls import reverse
+from django.utils.html import escape
+from websockets.asyncio.client import connect as websocket_connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from clusterdash.backends import SchedulerUnavailable, get_backend
+from clusterdash.backends.types import Snapshot
+
+logger = logging.getLogger(__name__)
+
+#: Hop-by-hop headers: they describe one connection, not the message.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+
+#: Request headers that carry the site's own credentials or are set anew.
+PRIVATE_REQUEST_HEADERS = frozenset(
+    {"cookie", "authorization", "x-csrftoken", "host", "content-length"}
+)
+
+#: Response headers not relayed to the browser.
+DROPPED_RESPONSE_HEADERS = frozenset({"set-cookie", "set-cookie2"})
+
+#: Seconds the upstream server may take for its response head and for each
+#: later read, unless the ``CLUSTERDASH_PROXY_TIMEOUT`` setting sets another
+#: value. Connecting is bounded by the backend's ``worker_timeout``. This is
+#: longer than that because a worker's first Bokeh page can take several
+#: seconds to render on a busy host.
+DEFAULT_TIMEOUT = 10.0
+
+#: Bytes read from the request body per upstream chunk.
+CHUNK_SIZE = 64 * 1024
+
+#: Websocket close code sent to a user without staff rights.
+CLOSE_FORBIDDEN = 4403
+
+#: Websocket close code sent when the upstream socket closes abnormally.
+CLOSE_UPSTREAM_FAILED = 1014
+
+
+class TargetRejected(Exception):
+    """The proxy target is not a current worker's dashboard."""
+
+    def __init__(self, host: str, port: str, status: int = 400):
+        super().__init__(f"Worker <{host}:{port}> does not exist")
+        self.host = host
+        self.port = port
+        self.status = status
+
+
+def find_target(snapshot: Snapshot, port: str, host: str) -> tuple[str, int]:
+    """
+    Return ``(host, port)`` when they are exactly a worker's dashboard.
+
+    Compares text, so ``localhost`` does not match ``127.0.0.1`` and
+    ``08787`` does not match ``8787``. Raises ``TargetRejected`` otherwise.
+    """
+    for worker in snapshot.workers:
+        dashboard = worker.services.get("dashboard")
+        if dashboard is None:
+            continue
+        if worker.host == host and str(dashboard) == port:
+            return worker.host, int(dashboard)
+    raise TargetRejected(host, port)
+
+
+async def _resolve(port: str, host: str) -> tuple[str, int]:
+    try:
+        snapshot = await get_backend().asnapshot()
+    except SchedulerUnavailable:
+        raise TargetRejected(host, port, status=503) from None
+    return find_target(snapshot, port, host)
+
+
+def proxy_timeout() -> float:
+    """Return the seconds an upstream read may take."""
+    return float(getattr(settings, "CLUSTERDASH_PROXY_TIMEOUT", DEFAULT_TIMEOUT))
+
+
+def _authority(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _upstream_path(path: str, query: str) -> str:
+    quoted = quote(path, safe="/:@!$&'()*+,;=~")
+    return f"/{quoted}?{query}" if query else f"/{quoted}"
+
+
+def _error(status: int, message: str) -> HttpResponse:
+    body = (
+        "<!DOCTYPE html><html><head><title>Proxy error</title></head>"
+        f"<body><p>{escape(message)}</p></body></html>"
+    )
+    return HttpResponse(body, status=status, content_type="text/html; charset=utf-8")
+
+
+def _request_headers(request: HttpRequest) -> dict[str, str]:
+    listed = {
+        name.strip().lower()
+        for name in request.headers.get("Connection", "").split(",")
+        if name.strip()
+    }
+    headers = {}
+    for name, value in request.headers.items():
+        lower = name.lower()
+        if lower in HOP_BY_HOP or lower in PRIVATE_REQUEST_HEADERS or lower in listed:
+            continue
+        headers[name] = value
+    return headers
+
+
+def _response_headers(upstream: httpx.Response) -> list[tuple[str, str]]:
+    listed = {
+        name.strip().lower()
+        for name in upstream.headers.get("connection", "").split(",")
+        if name.strip()
+    }
+    kept = []
+    for name, value in upstream.headers.multi_items():
+        lower = name.lower()
+        if lower in HOP_BY_HOP or lower in DROPPED_RESPONSE_HEADERS or lower in listed:
+            continue
+        kept.append((name, value))
+    return kept
+
+
+async def _access_denied(request: HttpRequest) -> HttpResponse | None:
+    user = await request.auser()
+    if not user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if not user.is_staff:
+        return _error(403, "Only staff users may use the proxy.")
+    return None
+
+
+async def _request_body(request: HttpRequest) -> AsyncIterator[bytes]:
+    # Django's ASGI handler has spooled the body already; read it in chunks
+    # so a large upload is not held in memory twice.
+    while True:
+        chunk = await sync_to_async(request.read, thread_sensitive=False)(CHUNK_SIZE)
+        if not chunk:
+            return
+        yield chunk
+
+
+async def proxy_view(request: HttpRequest, port: str, host: str, path: str):
+    """Relay one HTTP request to a worker's dashboard server."""
+    denied = await _access_denied(request)
+    if denied is not None:
+        return denied
+    try:
+        target_host, target_port = await _resolve(port, host)
+    except TargetRejected as exc:
+        if exc.status == 503:
+            return _error(503, "The scheduler is unavailable, so no worker is known.")
+        return _error(exc.status, str(exc))
+    authority = _authority(target_host, target_port)
+    url = f"http://{authority}" + _upstream_path(
+        path, request.META.get("QUERY_STRING", "")
+    )
+    timeout = proxy_timeout()
+    client = httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=get_backend().worker_timeout),
+        follow_redirects=False,
+        trust_env=False,
+    )
+    try:
+        upstream = await _send(client, request, url)
+    except httpx.TimeoutException:
+        await client.aclose()
+        logger.warning("Proxy request to %s timed out", url)
+        return _error(504, f"Worker {authority} did not answer within {timeout:g} s.")
+    except httpx.HTTPError as exc:
+        await client.aclose()
+        logger.warning("Proxy request to %s failed: %s", url, exc)
+        return _error(502, f"Request to worker {authority} failed: {exc}")
+    prefix = reverse("proxy", kwargs={"port": port, "host": host, "path": ""})
+    return _relay_response(client, upstream, url, f"http://{authority}/", prefix)
+
+
+async def _send(client: httpx.AsyncClient, request: HttpRequest, url: str):
+    length = request.headers.get("Content-Length") or "0"
+    has_body = request.method in ("POST", "PUT", "PATCH") or length != "0"
+    upstream_request = client.build_request(
+        request.method,
+        url,
+        headers=_request_headers(request),
+        content=_request_body(request) if has_body else None,
+    )
+    return await client.send(upstream_request, stream=True)
+
+
+def _relay_response(
+    client: httpx.AsyncClient,
+    upstream: httpx.Response,
+    url: str,
+    origin: str,
+    prefix: str,
+) -> StreamingHttpResponse:
+    async def relay() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in upstream.aiter_raw():
+                yield chunk
+        except httpx.HTTPError as exc:
+            logger.warning("Proxy response from %s broke off: %s", url, exc)
+        finally:
+            await upstream.aclose()
+            await client.aclose()
+
+    response = StreamingHttpResponse(relay(), status=upstream.status_code)
+    # Django sets a default content type; the upstream one replaces it.
+    del response["Content-Type"]
+    for name, value in _response_headers(upstream):
+        if name.lower() == "location" and value.startswith(origin):
+            # An absolute redirect to the worker itself stays behind the proxy.
+            value = prefix + value[len(origin) :]
+        response.headers[name] = value
+    return response
+
+
+class ProxyConsumer(AsyncWebsocketConsumer):
+    """
+    Relay a websocket to a worker's dashboard server.
+
+    The handshake is rejected (HTTP 403) for anonymous and non-staff users
+    and for targets that are not a worker's dashboard, before any outbound
+    connection is made.
+    """
+
+    async def connect(self):
+        self.upstream = None
+        self.relay_task = None
+
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated or not user.is_staff:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+
+        kwargs = self.scope["url_route"]["kwargs"]
+        try:
+            target_host, target_port = await _resolve(kwargs["port"], kwargs["host"])
+        except TargetRejected as exc:
+            logger.info("Websocket proxy rejected %s", exc)
+            await self.close()
+            return
+
+        query = self.scope.get("query_string", b"").decode("latin-1")
+        url = "ws://" + _authority(target_host, target_port)
+        url += _upstream_path(kwargs["path"], query)
+        timeout = proxy_timeout()
+        try:
+            self.upstream = await websocket_connect(
+                url,
+                subprotocols=self.scope.get("subprotocols") or None,
+                open_timeout=timeout,
+                close_timeout=timeout,
+                max_size=None,
+                proxy=None,
+            )
+        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+            logger.warning("Websocket proxy to %s failed: %s", url, exc)
+            await self.close()
+            return
+
+        await self.accept(self.upstream.subprotocol)
+        self.relay_task = asyncio.create_task(self._relay_upstream())
+
+    async def _relay_upstream(self):
+        code = 1000
+        try:
+            async for message in self.upstream:
+                if isinstance(message, bytes):
+                    await self.send(bytes_data=message)
+                else:
+                    await self.send(text_data=message)
+        except ConnectionClosed as exc:
+            code = CLOSE_UPSTREAM_FAILED if exc.rcvd is None else exc.rcvd.code
+        rcvd = self.upstream.close_rcvd
+        if rcvd is not None:
+            code = rcvd.code
+        await self.close(code=code if 1000 <= code < 5000 and code != 1005 else 1000)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if self.upstream is None:
+            return
+        try:
+            await self.upstream.send(
+                bytes_data if bytes_data is not None else text_data
+            )
+        except ConnectionClosed:
+            await self.close()
+
+    async def disconnect(self, code):
+        if self.relay_task is not None:
+            self.relay_task.cancel()
+        if self.upstream is not None:
+            await self.upstream.close()
+
+
+#: Dask's route shape: the port is digits, the host one path segment, and
+#: the rest the upstream path.
+PROXY_PATTERN = r"^proxy/(?P<port>[0-9]+)/(?P<host>[^/]*)/(?P<path>.*)$"
+
+
+def websocket_urlpatterns() -> list:
+    """Return the proxy's websocket route, with the user resolved from the session."""
+    from channels.auth import AuthMiddlewareStack
+    from django.urls import re_path
+
+    return [re_path(PROXY_PATTERN, AuthMiddlewareStack(ProxyConsumer.as_asgi()))]
