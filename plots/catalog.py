@@ -10,16 +10,32 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bokeh.document import Document
-from bokeh.layouts import column
+from bokeh.layouts import column, row
 from bokeh.models import TabPanel, Tabs
 
 from . import bokeh_server
+from .action_plots import (
+    AggregateAction,
+    Contention,
+    FinePerformanceMetrics,
+    GroupProgress,
+)
 from .bokeh_server import PlotApp
 from .event_plots import CountersTable, EventsPlot, ExceptionsTable, StealingTimeSeries
 from .gpu_plots import GPUMemory, GPUUtilization
 from .graph_plots import TaskGraph, TaskGroups, graph_max_items
+from .host_plots import (
+    CPUTimeseries,
+    DiskBars,
+    DiskTimeseries,
+    MemoryTimeseries,
+    NetworkBars,
+    NetworkTimeseries,
+    RMMMemory,
+)
 from .panels import Panel, install
 from .profile_plots import Profile
+from .shuffle_plots import Shuffling
 from .system_plots import BandwidthTypes, BandwidthWorkers, SchedulerSystem
 from .task_plots import ComputePerKey, MemoryByKey, TaskProgress, TaskStream
 from .worker_plots import (
@@ -92,6 +108,24 @@ def _stealing(doc: Document) -> None:
     install(doc, [series, events], "Dask: Work Stealing")
 
 
+def _shuffle(doc: Document) -> None:
+    shuffling = Shuffling()
+    memory = WorkersMemory()
+    contention = Contention()
+    network = NetworkTimeseries()
+    disk = DiskTimeseries()
+    doc.add_root(
+        column(
+            row(memory.root, contention.root, sizing_mode="stretch_width"),
+            shuffling.root,
+            network.root,
+            disk.root,
+            sizing_mode="stretch_width",
+        )
+    )
+    install(doc, [shuffling, memory, contention, network, disk], "Dask: Shuffling")
+
+
 def _graph() -> Panel:
     return TaskGraph(graph_max_items())
 
@@ -125,13 +159,13 @@ PAGES: dict[str, tuple[str, Callable[[Document], None]]] = {
         "Profile Server",
         _single(lambda: Profile(server=True), "Dask: Profile of Event Loop"),
     ),
+    "shuffle": ("Shuffle", _shuffle),
 }
 
 #: Individual plots: the part after ``individual-`` -> (class name, panel).
 INDIVIDUAL: dict[str, tuple[str, Callable[[], Panel]]] = {
     "task-stream": ("TaskStream", TaskStream),
     "progress": ("TaskProgress", TaskProgress),
-    "nbytes": ("ClusterMemory", ClusterMemory),
     "cluster-memory": ("ClusterMemory", ClusterMemory),
     "workers-memory": ("WorkersMemory", WorkersMemory),
     "workers-transfer-bytes": ("WorkersTransferBytes", TransferBytes),
@@ -151,6 +185,20 @@ INDIVIDUAL: dict[str, tuple[str, Callable[[], Panel]]] = {
     "bandwidth-workers": ("BandwidthWorkers", BandwidthWorkers),
     "scheduler-system": ("SystemMonitor", SchedulerSystem),
     "exceptions": ("ExceptionsTable", ExceptionsTable),
+    "group-progress": ("TaskGroupProgress", GroupProgress),
+    "workers-network": ("WorkerNetworkBandwidth", NetworkBars),
+    "workers-disk": ("WorkerNetworkBandwidth", DiskBars),
+    "workers-network-timeseries": ("SystemTimeseries", NetworkTimeseries),
+    "workers-disk-timeseries": ("SystemTimeseries", DiskTimeseries),
+    "workers-cpu-timeseries": ("SystemTimeseries", CPUTimeseries),
+    "workers-memory-timeseries": ("SystemTimeseries", MemoryTimeseries),
+    "aggregate-time-per-action": ("AggregateAction", AggregateAction),
+    "contention": ("Contention", Contention),
+    "fine-performance-metrics": (
+        "FinePerformanceMetrics",
+        FinePerformanceMetrics,
+    ),
+    "rmm-memory": ("RMMMemoryUsage", RMMMemory),
 }
 
 

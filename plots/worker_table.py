@@ -11,20 +11,22 @@ from clusterdash.backends.types import Snapshot, WorkerSummary
 from .panels import Panel
 from .worker_plots import NO_WORKERS
 
-#: Workers table columns: (field, heading, formatter).
+#: Workers table columns: (field, heading, number format or None for text).
+#: Each table makes its own formatters, because a Bokeh model belongs to
+#: one document only.
 TABLE_COLUMNS = (
     ("name", "name", None),
     ("address", "address", None),
-    ("nthreads", "nthreads", NumberFormatter(format="0")),
-    ("cpu", "cpu %", NumberFormatter(format="0.0")),
-    ("memory", "memory", NumberFormatter(format="0.0 b")),
-    ("memory_limit", "limit", NumberFormatter(format="0.0 b")),
-    ("memory_percent", "memory %", NumberFormatter(format="0.0 %")),
-    ("managed", "managed", NumberFormatter(format="0.0 b")),
-    ("spilled", "spilled", NumberFormatter(format="0.0 b")),
-    ("num_fds", "# fds", NumberFormatter(format="0")),
-    ("read_bps", "net read", NumberFormatter(format="0.0 b")),
-    ("write_bps", "net write", NumberFormatter(format="0.0 b")),
+    ("nthreads", "nthreads", "0"),
+    ("cpu", "cpu %", "0.0"),
+    ("memory", "memory", "0.0 b"),
+    ("memory_limit", "limit", "0.0 b"),
+    ("memory_percent", "memory %", "0.0 %"),
+    ("managed", "managed", "0.0 b"),
+    ("spilled", "spilled", "0.0 b"),
+    ("num_fds", "# fds", "0"),
+    ("read_bps", "net read", "0.0 b"),
+    ("write_bps", "net write", "0.0 b"),
 )
 
 
@@ -38,10 +40,12 @@ class WorkerTable(Panel):
         super().__init__()
         self.source = ColumnDataSource({field: [] for field, _, _ in TABLE_COLUMNS})
         columns = [
-            TableColumn(field=field, title=title, formatter=formatter)
-            if formatter is not None
+            TableColumn(
+                field=field, title=title, formatter=NumberFormatter(format=number)
+            )
+            if number is not None
             else TableColumn(field=field, title=title)
-            for field, title, formatter in TABLE_COLUMNS
+            for field, title, number in TABLE_COLUMNS
         ]
         self.body = DataTable(
             source=self.source,

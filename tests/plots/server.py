@@ -14,11 +14,11 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[2]
 
 #: Ports the plot tests may bind.
-PORTS = range(8200, 8300)
+PORTS = range(8700, 8800)
 
 
 def free_port() -> int:
-    """Return a port in 8200-8299 that nothing listens on."""
+    """Return a port in 8700-8799 that nothing listens on."""
     for port in PORTS:
         with socket.socket() as probe:
             try:
@@ -26,7 +26,7 @@ def free_port() -> int:
             except OSError:
                 continue
             return port
-    raise RuntimeError("no free port in 8200-8299")
+    raise RuntimeError("no free port in 8700-8799")
 
 
 @contextlib.contextmanager
