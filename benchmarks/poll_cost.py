@@ -172,9 +172,15 @@ def main():
                 client.cancel(futures)
                 event.set()
                 del futures
+                # The next count starts from an empty scheduler; give up
+                # waiting after a minute so a stuck release cannot hang the run.
+                deadline = time.monotonic() + 60
                 while client.run_on_scheduler(
                     lambda dask_scheduler: len(dask_scheduler.tasks)
                 ):
+                    if time.monotonic() > deadline:
+                        print("tasks were still held after 60 s", file=sys.stderr)
+                        break
                     time.sleep(0.2)
         finally:
             backend.close()
