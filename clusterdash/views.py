@@ -1,4 +1,4 @@
-"""Site-wide views: the root redirect, the health probe and the sitemap."""
+"""Site-wide views: the root redirect, the health probes and the sitemap."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from info.views.common import relative_redirect
 
+from .access import viewer_api, viewer_page
+
 logger = logging.getLogger(__name__)
 
 #: File endings of the site's static folder that the sitemap leaves out.
@@ -27,6 +29,7 @@ SITEMAP_SKIPPED_SUFFIXES = (".py", ".pyc")
 
 
 @require_GET
+@viewer_page
 def root(request):
     """Redirect the site root to the status page in one hop."""
     return relative_redirect(request, reverse("plots:status"))
@@ -93,6 +96,7 @@ def site_paths(prefix: str = "/") -> list[str]:
 
 
 @require_GET
+@viewer_api
 def sitemap(request):
     """List every path the site serves, as Dask's ``/sitemap.json`` does."""
     # The request's own script name, so the paths carry the site's prefix.
