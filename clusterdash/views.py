@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -21,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from info.views.common import relative_redirect
 
 from .access import viewer_api, viewer_page
+from .backends import SchedulerUnavailable, get_backend
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +46,33 @@ def health(request):
     cookie and responds while the scheduler is down.
     """
     return HttpResponse("ok", content_type="text/plain; charset=utf-8")
+
+
+@require_http_methods(["GET", "HEAD"])
+async def ready(request):
+    """
+    Return ``ok`` while the scheduler responds, and 503 with the reason if not.
+
+    The check is one fresh call to the scheduler, cut off after the
+    backend's ``timeout``. Like ``health`` it reads no session, so it sets
+    no cookie, and it logs nothing per probe.
+    """
+    backend = get_backend()
+    try:
+        await asyncio.wait_for(backend.acheck_scheduler(), backend.timeout)
+    except SchedulerUnavailable as exc:
+        return _not_ready(f"Scheduler {exc.address} is unavailable: {exc.reason}")
+    except TimeoutError:
+        return _not_ready(
+            f"Scheduler {backend.address} did not answer within {backend.timeout:g} s."
+        )
+    return HttpResponse("ok", content_type="text/plain; charset=utf-8")
+
+
+def _not_ready(reason: str) -> HttpResponse:
+    return HttpResponse(
+        reason + "\n", status=503, content_type="text/plain; charset=utf-8"
+    )
 
 
 _NAMED_GROUP = re.compile(r"\(\?P<\w+>")
