@@ -9,9 +9,13 @@ task routes get a real worker address and task key of the session cluster.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from channels.testing import WebsocketCommunicator
@@ -509,3 +513,49 @@ async def test_websocket_routes_check_roles(backend, staff_user, plain_user):
             path, cookies[user], subprotocols.get(path)
         )
     assert results == expected
+
+
+# Settings ---------------------------------------------------------------------
+
+
+def _read_access_settings(**env: str) -> subprocess.CompletedProcess:
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("CLUSTERDASH_LOGIN_REQUIRED", "CLUSTERDASH_STAFF_ONLY")
+    }
+    code = (
+        "import clusterdash.settings as s; "
+        "print(s.CLUSTERDASH_LOGIN_REQUIRED, s.CLUSTERDASH_STAFF_ONLY)"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[1],
+        env={**environment, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_access_settings_default_on():
+    result = _read_access_settings()
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True"]
+
+
+def test_access_settings_turn_off():
+    result = _read_access_settings(
+        CLUSTERDASH_LOGIN_REQUIRED="0", CLUSTERDASH_STAFF_ONLY="off"
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False"]
+
+
+def test_access_setting_rejects_typo():
+    result = _read_access_settings(CLUSTERDASH_LOGIN_REQUIRED="maybe")
+
+    assert result.returncode != 0
+    assert "CLUSTERDASH_LOGIN_REQUIRED='maybe' is not a boolean" in result.stderr
