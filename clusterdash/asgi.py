@@ -2,7 +2,7 @@
 ASGI entry point, served by daphne and by ``manage.py runserver``.
 
 HTTP goes to Django; websockets go to the Channels routes that the apps
-declare in their ``routing`` modules.
+declare in their ``routing`` modules, with the session's user resolved.
 """
 
 import os
@@ -15,13 +15,16 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clusterdash.settings")
 django_application = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.sessions import CookieMiddleware  # noqa: E402
 
+from .access import session_auth_stack  # noqa: E402
 from .routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_application,
-        "websocket": CookieMiddleware(URLRouter(websocket_urlpatterns)),
+        # The stack parses cookies (bokeh-django's consumer reads
+        # scope["cookies"]), loads the session and sets scope["user"], which
+        # every route's WebsocketRoleMiddleware checks.
+        "websocket": session_auth_stack(URLRouter(websocket_urlpatterns)),
     }
 )

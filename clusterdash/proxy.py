@@ -8,10 +8,11 @@ when ``host`` and ``port`` are exactly a current worker's ``host`` and
 (an alias such as ``localhost`` for ``127.0.0.1``, the scheduler's port,
 an unknown host) is rejected with 400 before any outbound connection.
 
-Only staff may use it. The upstream request carries none of the site's
-cookies, its ``Authorization`` header or its CSRF token, and upstream
-``Set-Cookie`` headers are dropped, so a worker page cannot read or set
-the site's session. Hop-by-hop headers are not forwarded either way.
+Only users with the operator role (``clusterdash.access``) may use it,
+for every HTTP method and for websockets. The upstream request carries
+none of the site's cookies, its ``Authorization`` header or its CSRF
+token, and upstream ``Set-Cookie`` headers are dropped, so a worker page
+cannot read or set the site's session. Hop-by-hop headers are not forwarded either way.
 
 NOTE: relayed pages run in the site's origin, as with Dask's proxy, so a
 worker that serves hostile scripts can act for the staff user who opens
@@ -29,13 +30,13 @@ import httpx
 from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.urls import reverse
 from django.utils.html import escape
 from websockets.asyncio.client import connect as websocket_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from clusterdash.access import OPERATOR, WebsocketRoleMiddleware, operator_page
 from clusterdash.backends import SchedulerUnavailable, get_backend
 from clusterdash.backends.types import Snapshot
 
@@ -73,9 +74,6 @@ DEFAULT_TIMEOUT = 10.0
 
 #: Bytes read from the request body per upstream chunk.
 CHUNK_SIZE = 64 * 1024
-
-#: Websocket close code sent to a user without staff rights.
-CLOSE_FORBIDDEN = 4403
 
 #: Websocket close code sent when the upstream socket closes abnormally.
 CLOSE_UPSTREAM_FAILED = 1014
@@ -167,15 +165,6 @@ def _response_headers(upstream: httpx.Response) -> list[tuple[str, str]]:
     return kept
 
 
-async def _access_denied(request: HttpRequest) -> HttpResponse | None:
-    user = await request.auser()
-    if not user.is_authenticated:
-        return redirect_to_login(request.get_full_path())
-    if not user.is_staff:
-        return _error(403, "Only staff users may use the proxy.")
-    return None
-
-
 async def _request_body(request: HttpRequest) -> AsyncIterator[bytes]:
     # Django's ASGI handler has spooled the body already; read it in chunks
     # so a large upload is not held in memory twice.
@@ -186,11 +175,13 @@ async def _request_body(request: HttpRequest) -> AsyncIterator[bytes]:
         yield chunk
 
 
+# CSRF protection stays on: a relayed POST, PUT or DELETE acts with the
+# operator's session, so a page on another site must not be able to send
+# one. A worker page that posts through the proxy without Django's CSRF
+# token therefore gets 403; Dask's worker pages only read (GET).
+@operator_page
 async def proxy_view(request: HttpRequest, port: str, host: str, path: str):
     """Relay one HTTP request to a worker's dashboard server."""
-    denied = await _access_denied(request)
-    if denied is not None:
-        return denied
     try:
         target_host, target_port = await _resolve(port, host)
     except TargetRejected as exc:
@@ -265,19 +256,14 @@ class ProxyConsumer(AsyncWebsocketConsumer):
     """
     Relay a websocket to a worker's dashboard server.
 
-    The handshake is rejected (HTTP 403) for anonymous and non-staff users
-    and for targets that are not a worker's dashboard, before any outbound
-    connection is made.
+    The route's ``WebsocketRoleMiddleware`` rejects the handshake (HTTP 403)
+    for users without the operator role, and ``connect`` rejects targets
+    that are not a worker's dashboard, before any outbound connection.
     """
 
     async def connect(self):
         self.upstream = None
         self.relay_task = None
-
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated or not user.is_staff:
-            await self.close(code=CLOSE_FORBIDDEN)
-            return
 
         kwargs = self.scope["url_route"]["kwargs"]
         try:
@@ -346,8 +332,8 @@ PROXY_PATTERN = r"^proxy/(?P<port>[0-9]+)/(?P<host>[^/]*)/(?P<path>.*)$"
 
 
 def websocket_urlpatterns() -> list:
-    """Return the proxy's websocket route, with the user resolved from the session."""
-    from channels.auth import AuthMiddlewareStack
+    """Return the proxy's websocket route, open to the operator role only."""
     from django.urls import re_path
 
-    return [re_path(PROXY_PATTERN, AuthMiddlewareStack(ProxyConsumer.as_asgi()))]
+    consumer = WebsocketRoleMiddleware(ProxyConsumer.as_asgi(), OPERATOR)
+    return [re_path(PROXY_PATTERN, consumer)]

@@ -100,13 +100,20 @@ TIME_ZONE = env_str("CLUSTERDASH_TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
-# Login ------------------------------------------------------------------------
+# Access control: login and roles (clusterdash/access.py) -----------------------
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "info:workers"
 LOGOUT_REDIRECT_URL = "login"
 
-#: Whether log, task and call-stack pages need a logged-in staff user.
+#: Whether every page, JSON endpoint and websocket needs a logged-in user
+#: (the viewer role). Off gives anonymous users the viewer role.
+#: /health, /ready and /metrics (see CLUSTERDASH_METRICS_TOKEN) stay open.
+CLUSTERDASH_LOGIN_REQUIRED = env_bool("CLUSTERDASH_LOGIN_REQUIRED", True)
+
+#: Whether logs, task pages, call stacks, the proxy and the hardware
+#: benchmark need a logged-in staff user (the operator role). Off gives
+#: them to everyone with the viewer role.
 CLUSTERDASH_STAFF_ONLY = env_bool("CLUSTERDASH_STAFF_ONLY", True)
 
 # Static files ---------------------------------------------------------------------

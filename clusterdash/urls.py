@@ -14,6 +14,7 @@ from .proxy import PROXY_PATTERN, proxy_view
 urlpatterns = [
     path("", views.root, name="root"),
     path("health", views.health, name="health"),
+    path("ready", views.ready, name="ready"),
     path("sitemap.json", views.sitemap, name="sitemap"),
     path("", include("info.urls")),
     path("", include("plots.urls")),

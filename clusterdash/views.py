@@ -1,7 +1,8 @@
-"""Site-wide views: the root redirect, the health probe and the sitemap."""
+"""Site-wide views: the root redirect, the health probes and the sitemap."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -20,6 +21,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from info.views.common import relative_redirect
 
+from .access import viewer_api, viewer_page
+from .backends import SchedulerUnavailable, get_backend
+
 logger = logging.getLogger(__name__)
 
 #: File endings of the site's static folder that the sitemap leaves out.
@@ -27,6 +31,7 @@ SITEMAP_SKIPPED_SUFFIXES = (".py", ".pyc")
 
 
 @require_GET
+@viewer_page
 def root(request):
     """Redirect the site root to the status page in one hop."""
     return relative_redirect(request, reverse("plots:status"))
@@ -41,6 +46,33 @@ def health(request):
     cookie and responds while the scheduler is down.
     """
     return HttpResponse("ok", content_type="text/plain; charset=utf-8")
+
+
+@require_http_methods(["GET", "HEAD"])
+async def ready(request):
+    """
+    Return ``ok`` while the scheduler responds, and 503 with the reason if not.
+
+    The check is one fresh call to the scheduler, cut off after the
+    backend's ``timeout``. Like ``health`` it reads no session, so it sets
+    no cookie, and it logs nothing per probe.
+    """
+    backend = get_backend()
+    try:
+        await asyncio.wait_for(backend.acheck_scheduler(), backend.timeout)
+    except SchedulerUnavailable as exc:
+        return _not_ready(f"Scheduler {exc.address} is unavailable: {exc.reason}")
+    except TimeoutError:
+        return _not_ready(
+            f"Scheduler {backend.address} did not answer within {backend.timeout:g} s."
+        )
+    return HttpResponse("ok", content_type="text/plain; charset=utf-8")
+
+
+def _not_ready(reason: str) -> HttpResponse:
+    return HttpResponse(
+        reason + "\n", status=503, content_type="text/plain; charset=utf-8"
+    )
 
 
 _NAMED_GROUP = re.compile(r"\(\?P<\w+>")
@@ -93,6 +125,7 @@ def site_paths(prefix: str = "/") -> list[str]:
 
 
 @require_GET
+@viewer_api
 def sitemap(request):
     """List every path the site serves, as Dask's ``/sitemap.json`` does."""
     # The request's own script name, so the paths carry the site's prefix.

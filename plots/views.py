@@ -11,11 +11,11 @@ import asyncio
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
-    HttpResponseForbidden,
     JsonResponse,
 )
 from django.shortcuts import render
@@ -24,6 +24,13 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.clickjacking import xframe_options_exempt
 
+from clusterdash.access import (
+    OPERATOR,
+    denial_message,
+    request_has_role,
+    viewer_api,
+    viewer_page,
+)
 from clusterdash.backends import get_backend
 from clusterdash.backends.exceptions import SchedulerUnavailable
 
@@ -55,10 +62,11 @@ def page_view(name: str):
         return await sync_to_async(render)(request, "plots/page.html", context)
 
     view.__name__ = f"{name.replace('-', '_')}_page"
-    return view
+    return viewer_page(view)
 
 
 @xframe_options_exempt
+@viewer_page
 async def individual(request: HttpRequest, name: str) -> HttpResponse:
     """Serve one plot alone, for iframes such as JupyterLab's dask panes."""
     if name not in INDIVIDUAL:
@@ -73,6 +81,7 @@ async def individual(request: HttpRequest, name: str) -> HttpResponse:
     return response
 
 
+@viewer_api
 def individual_plots(request: HttpRequest) -> JsonResponse:
     """List the individual plots as Dask does: display name -> path."""
     plots = {
@@ -90,6 +99,7 @@ def individual_plots(request: HttpRequest) -> JsonResponse:
     return response
 
 
+@viewer_page
 def index(request: HttpRequest) -> HttpResponse:
     """List every live page and individual plot."""
     pages = [(title, reverse(f"plots:{name}")) for name, (title, _) in PAGES.items()]
@@ -103,18 +113,19 @@ def index(request: HttpRequest) -> HttpResponse:
     )
 
 
+@viewer_page
 async def hardware(request: HttpRequest) -> HttpResponse:
     """
     Show the hardware benchmark form, and run the benchmark on POST only.
 
     The benchmark moves up to 100 MiB per worker through memory, disk and
-    network, so opening the page never starts it.
+    network, so opening the page never starts it, and starting it needs
+    the operator role.
     """
     context: dict[str, object] = {"title": "Cluster Hardware Bandwidth"}
     if request.method == "POST":
-        user = await request.auser()
-        if getattr(settings, "CLUSTERDASH_STAFF_ONLY", True) and not user.is_staff:
-            return HttpResponseForbidden("Running the benchmark needs a staff login.")
+        if not await request_has_role(request, OPERATOR):
+            raise PermissionDenied(denial_message(OPERATOR))
         try:
             result = await asyncio.to_thread(get_backend().benchmark_hardware)
         except SchedulerUnavailable as exc:

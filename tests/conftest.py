@@ -109,3 +109,17 @@ def viewer_client(client, plain_user):
     """Return a test client logged in as the non-staff user."""
     client.force_login(plain_user)
     return client
+
+
+@pytest.fixture
+async def staff_async_client(async_client, staff_user):
+    """Return an async test client logged in as the staff user."""
+    await async_client.aforce_login(staff_user)
+    return async_client
+
+
+@pytest.fixture
+async def viewer_async_client(async_client, plain_user):
+    """Return an async test client logged in as the non-staff user."""
+    await async_client.aforce_login(plain_user)
+    return async_client

@@ -11,8 +11,8 @@ from clusterdash.context_processors import navigation_links
 from clusterdash.navigation import NAVIGATION
 
 
-def test_root_redirects_to_status_relative(client):
-    response = client.get("/")
+def test_root_redirects_to_status_relative(viewer_client):
+    response = viewer_client.get("/")
 
     assert response.status_code == 302
     assert response["Location"] == "status"
@@ -22,8 +22,8 @@ def test_root_redirects_to_status_relative(client):
     ("path", "location"),
     [("/info", "info/main/workers.html"), ("/info/", "main/workers.html")],
 )
-def test_info_redirects_relative(client, path, location):
-    response = client.get(path)
+def test_info_redirects_relative(viewer_client, path, location):
+    response = viewer_client.get(path)
 
     assert response.status_code == 302
     assert response["Location"] == location
@@ -54,8 +54,8 @@ def test_health_rejects_post(client):
     assert response.status_code == 405
 
 
-def test_sitemap_lists_routes_in_dask_style(client):
-    response = client.get("/sitemap.json")
+def test_sitemap_lists_routes_in_dask_style(viewer_client):
+    response = viewer_client.get("/sitemap.json")
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
@@ -74,15 +74,15 @@ def test_sitemap_lists_routes_in_dask_style(client):
         assert expected in paths
 
 
-def test_sitemap_lists_plot_routes_that_exist(client):
-    paths = json.loads(client.get("/sitemap.json").content)["paths"]
+def test_sitemap_lists_plot_routes_that_exist(viewer_client):
+    paths = json.loads(viewer_client.get("/sitemap.json").content)["paths"]
 
     assert reverse("plots:status") in paths
     assert "/individual-plots.json" in paths
 
 
-def test_sitemap_lists_no_python_or_bokeh_files(client):
-    paths = json.loads(client.get("/sitemap.json").content)["paths"]
+def test_sitemap_lists_no_python_or_bokeh_files(viewer_client):
+    paths = json.loads(viewer_client.get("/sitemap.json").content)["paths"]
 
     assert not [p for p in paths if p.endswith((".py", ".pyc"))]
     assert not [p for p in paths if p.startswith("/statics/bokeh/")]
@@ -99,10 +99,10 @@ def test_navigation_shows_only_reversible_entries():
         assert link["url"] == reverse(link["name"])
 
 
-def test_pages_show_navigation_bar(client, wait_for_snapshot):
+def test_pages_show_navigation_bar(viewer_client, wait_for_snapshot):
     wait_for_snapshot(lambda s: len(s.workers) == 2)
 
-    response = client.get("/info/main/workers.html")
+    response = viewer_client.get("/info/main/workers.html")
 
     assert b'<nav class="site-nav"' in response.content
     assert b'href="/info/main/exceptions.html"' in response.content
@@ -160,15 +160,15 @@ def test_page_templates_extend_base():
         ("/info/", "main/workers.html"),
     ],
 )
-def test_redirects_stay_under_prefix(client, path, location):
-    response = client.get(path, SCRIPT_NAME="/team-a/dask")
+def test_redirects_stay_under_prefix(viewer_client, path, location):
+    response = viewer_client.get(path, SCRIPT_NAME="/team-a/dask")
 
     assert response.status_code == 302
     assert response["Location"] == location
 
 
-def test_sitemap_paths_carry_prefix(client):
-    response = client.get("/sitemap.json", SCRIPT_NAME="/team-a/dask")
+def test_sitemap_paths_carry_prefix(viewer_client):
+    response = viewer_client.get("/sitemap.json", SCRIPT_NAME="/team-a/dask")
 
     paths = json.loads(response.content)["paths"]
     assert "/team-a/dask/health" in paths

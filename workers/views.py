@@ -22,6 +22,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 
+from clusterdash.access import viewer_api, viewer_page, viewer_text
 from clusterdash.backends import (
     BackendError,
     SchedulerUnavailable,
@@ -121,7 +122,7 @@ def _html_view(view):
         except _WorkerError as error:
             return await _error_page(request, error)
 
-    return wrapper
+    return viewer_page(wrapper)
 
 
 def _json_view(view):
@@ -132,7 +133,7 @@ def _json_view(view):
         except _WorkerError as error:
             return JsonResponse({"error": error.message}, status=error.status)
 
-    return wrapper
+    return viewer_api(wrapper)
 
 
 def _text_view(view):
@@ -147,7 +148,7 @@ def _text_view(view):
                 content_type="text/plain; charset=utf-8",
             )
 
-    return wrapper
+    return viewer_text(wrapper)
 
 
 def _links(address: str) -> list[tuple[str, str]]:

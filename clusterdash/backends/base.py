@@ -121,6 +121,15 @@ class ClusterBackend:
         """
         return self._poller.task_stream(since)
 
+    def check_scheduler(self) -> None:
+        """
+        Call the scheduler once, bypassing the shared snapshot.
+
+        Raises ``SchedulerUnavailable`` when it does not respond in time. The
+        default fetches one snapshot, which costs O(workers + task groups).
+        """
+        self.fetch_snapshot()
+
     # On-demand detail ------------------------------------------------------
 
     def worker_detail(
@@ -270,6 +279,10 @@ class ClusterBackend:
         return await _in_thread(self.call_worker, address, name, *args)
 
     # Coroutine twins ---------------------------------------------------------
+
+    async def acheck_scheduler(self) -> None:
+        """Run ``check_scheduler`` in a thread."""
+        await _in_thread(self.check_scheduler)
 
     async def atask_stream(self, since: int = 0) -> tuple[list[TaskStreamRecord], int]:
         """Run ``task_stream`` in a thread."""

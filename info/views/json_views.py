@@ -8,6 +8,8 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from clusterdash.access import viewer_api, viewer_page
+
 from ..lookups import get_snapshot
 
 
@@ -24,6 +26,7 @@ def json_response(data) -> HttpResponse:
 
 
 @require_GET
+@viewer_api
 async def counts(request):
     """Return the cluster-wide counts, in Dask's field order."""
     snapshot = await get_snapshot()
@@ -31,6 +34,7 @@ async def counts(request):
 
 
 @require_GET
+@viewer_api
 async def identity(request):
     """Return the scheduler's identity document."""
     snapshot = await get_snapshot()
@@ -38,6 +42,7 @@ async def identity(request):
 
 
 @require_GET
+@viewer_page
 def json_index(request):
     """List the JSON endpoints."""
     return render(request, "info/json_index.html", {"title": "JSON endpoints"})

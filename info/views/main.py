@@ -11,10 +11,10 @@ from django.core.paginator import Paginator
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from clusterdash.access import operator_page, viewer_page
 from clusterdash.backends import get_backend
 from clusterdash.backends.types import ErredTask, Snapshot, WorkerSummary
 
-from ..access import staff_required
 from ..lookups import get_snapshot
 from .common import query_int, relative_redirect, render_page
 
@@ -50,6 +50,7 @@ WORKER_COLUMNS = (
 
 
 @require_GET
+@viewer_page
 def info_redirect(request):
     """Redirect ``/info`` and ``/info/`` to the workers page."""
     return relative_redirect(request, reverse("info:workers"))
@@ -79,6 +80,7 @@ def _select_workers(snapshot: Snapshot, search: str, sort: str, descending: bool
 
 
 @require_GET
+@viewer_page
 async def workers(request):
     """List the scheduler's workers, a page at a time, sorted and searchable."""
     snapshot = await get_snapshot()
@@ -142,6 +144,7 @@ def exception_groups(erred: list[ErredTask], snapshot: Snapshot) -> list[dict]:
 
 
 @require_GET
+@viewer_page
 async def exceptions(request):
     """Show failures grouped by prefix and type, then the recent ones."""
     snapshot = await get_snapshot()
@@ -162,7 +165,7 @@ async def exceptions(request):
 
 
 @require_GET
-@staff_required
+@operator_page
 async def scheduler_logs(request):
     """Show the scheduler's log, newest first, capped in size."""
     offset = query_int(request, "offset")

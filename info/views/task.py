@@ -7,16 +7,16 @@ import time
 from django.views.decorators.http import require_GET
 
 from clusterdash import keys
+from clusterdash.access import operator_page
 from clusterdash.backends import get_backend
 
-from ..access import staff_required
 from ..lookups import get_snapshot, resolve_key
 from .common import render_page
 from .main import WORKER_COLUMNS, worker_rows
 
 
 @require_GET
-@staff_required
+@operator_page
 async def task(request, key: str):
     """Show a task's state, relations, restrictions, failure and story."""
     resolved = await resolve_key(key)
@@ -44,7 +44,7 @@ async def task(request, key: str):
 
 
 @require_GET
-@staff_required
+@operator_page
 async def task_call_stack(request, key: str):
     """Show the call stacks of a task or of the running tasks it waits on."""
     resolved = await resolve_key(key)

@@ -8,9 +8,9 @@ from django.conf import settings
 from django.core.paginator import Paginator
 from django.views.decorators.http import require_GET
 
+from clusterdash.access import operator_page, viewer_page
 from clusterdash.backends import get_backend
 
-from ..access import staff_required
 from ..lookups import get_worker
 from .common import query_int, render_page
 from .main import WORKER_COLUMNS, log_context, worker_rows
@@ -33,6 +33,7 @@ class _HeldCount:
 
 
 @require_GET
+@viewer_page
 async def worker(request, address: str):
     """Show one worker, a page of the keys it holds, and its processing keys."""
     summary = await get_worker(address)
@@ -68,7 +69,7 @@ async def worker(request, address: str):
 
 
 @require_GET
-@staff_required
+@operator_page
 async def worker_logs(request, address: str):
     """Show one worker's log, newest first, capped in size."""
     summary = await get_worker(address)
@@ -87,7 +88,7 @@ async def worker_logs(request, address: str):
 
 
 @require_GET
-@staff_required
+@operator_page
 async def worker_call_stacks(request, address: str):
     """Show the call stacks of the tasks running on one worker."""
     summary = await get_worker(address)

@@ -39,6 +39,14 @@ def test_ensure_superuser_creates_once(tmp_path):
     assert user.check_password(password)
 
 
+def test_ensure_superuser_prints_login_url(tmp_path):
+    url = "http://127.0.0.1:8000/accounts/login/"
+    with override_settings(VAR_DIR=tmp_path):
+        output = _run("ensure_superuser", "--login-url", url)
+    password = (tmp_path / "superuser-password").read_text().strip()
+    assert f"Log in at {url} as 'admin' with password {password!r}." in output
+
+
 def test_ensure_superuser_keeps_existing(tmp_path):
     get_user_model().objects.create_superuser("root-admin", password="chosen")
     with override_settings(VAR_DIR=tmp_path):

@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from tests.live import login_browser
 from tests.metrics.daphne_server import daphne
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -37,7 +38,9 @@ def test_map_draws_workers_and_literal_keys(cluster, dask_client, tmp_path):
                 browser = driver.chromium.launch(
                     executable_path=chromium, args=["--no-sandbox"]
                 )
-                page = browser.new_page()
+                context = browser.new_context()
+                login_browser(context, f"http://127.0.0.1:{port}", "viewer")
+                page = context.new_page()
                 dialogs = []
                 page.on("dialog", lambda dialog: dialogs.append(dialog.message))
                 page.goto(

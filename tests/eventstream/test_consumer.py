@@ -16,6 +16,7 @@ import pytest
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from distributed import Client
+from django.contrib.auth import get_user_model
 from django.test import override_settings
 
 from clusterdash.routing import websocket_urlpatterns
@@ -25,8 +26,16 @@ pytestmark = pytest.mark.django_db(transaction=False)
 application = URLRouter(websocket_urlpatterns)
 
 
+def viewer_scope_user():
+    """Return an unsaved active user, as the session would supply a viewer."""
+    return get_user_model()(username="eventstream-viewer", is_active=True)
+
+
 async def connect():
     communicator = WebsocketCommunicator(application, "/eventstream")
+    # Without AuthMiddlewareStack in front, the route's role check reads
+    # the user from the scope directly.
+    communicator.scope["user"] = viewer_scope_user()
     connected, _ = await communicator.connect(timeout=10)
     assert connected
     return communicator

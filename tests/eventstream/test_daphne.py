@@ -10,6 +10,7 @@ import urllib.request
 import pytest
 import websockets
 
+from tests.live import login_session, session_cookie
 from tests.metrics.daphne_server import daphne
 
 
@@ -21,12 +22,21 @@ async def receive_json(socket, done, timeout=20.0):
     return messages
 
 
+def _viewer_headers(port: int) -> dict[str, str]:
+    session = login_session(f"http://127.0.0.1:{port}", "viewer")
+    return {"Cookie": session_cookie(session)}
+
+
 @pytest.mark.slow
 async def test_daphne_serves_eventstream(cluster, tmp_path):
     addresses = set(cluster.scheduler_info["workers"])
     with daphne(cluster.scheduler_address, tmp_path) as port:
         url = f"ws://127.0.0.1:{port}/eventstream"
-        async with websockets.connect(url) as reader, websockets.connect(url) as bad:
+        viewer = _viewer_headers(port)
+        async with (
+            websockets.connect(url, additional_headers=viewer) as reader,
+            websockets.connect(url, additional_headers=viewer) as bad,
+        ):
             burst = await receive_json(reader, lambda m: len(m) >= len(addresses))
             assert {m["worker"] for m in burst} == addresses
             await reader.send(json.dumps({"name": "ping"}))
@@ -50,7 +60,9 @@ async def test_daphne_serves_eventstream(cluster, tmp_path):
             assert messages[-1]["name"] == "pong"
 
         for frame, codes in ((b"\x00binary", {4003}), ("x" * 10_000_000, {1009, None})):
-            async with websockets.connect(url, max_size=None) as sender:
+            async with websockets.connect(
+                url, max_size=None, additional_headers=viewer
+            ) as sender:
                 with pytest.raises(websockets.ConnectionClosed) as closed:
                     async with asyncio.timeout(10):
                         await sender.send(frame)
@@ -79,9 +91,10 @@ async def test_stalled_reader_dropped_live_one_kept(cluster, dask_client, tmp_pa
         CLUSTERDASH_EVENTSTREAM_BUFFER_BYTES="200000",
     ) as port:
         url = f"ws://127.0.0.1:{port}/eventstream"
+        viewer = _viewer_headers(port)
         async with (
-            websockets.connect(url, max_queue=1) as stalled,
-            websockets.connect(url) as live,
+            websockets.connect(url, max_queue=1, additional_headers=viewer) as stalled,
+            websockets.connect(url, additional_headers=viewer) as live,
         ):
             await asyncio.sleep(1.0)
 

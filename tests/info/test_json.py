@@ -13,10 +13,10 @@ def _inc(x):
     return x + 1
 
 
-def test_counts_have_dask_field_order(client, wait_for_snapshot):
+def test_counts_have_dask_field_order(viewer_client, wait_for_snapshot):
     wait_for_snapshot(lambda s: len(s.workers) == 2)
 
-    response = client.get("/json/counts.json")
+    response = viewer_client.get("/json/counts.json")
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
@@ -24,11 +24,13 @@ def test_counts_have_dask_field_order(client, wait_for_snapshot):
     assert b'"workers": 2' in response.content
 
 
-def test_identity_stays_valid_after_tasks(client, dask_client, wait_for_snapshot):
+def test_identity_stays_valid_after_tasks(
+    viewer_client, dask_client, wait_for_snapshot
+):
     dask_client.gather(dask_client.map(_inc, range(20)))
 
     for _ in range(5):
-        response = client.get("/json/identity.json")
+        response = viewer_client.get("/json/identity.json")
 
         assert response.status_code == 200
         document = json.loads(response.content)
@@ -44,8 +46,8 @@ def test_json_escapes_closing_tags(client, wait_for_snapshot):
     assert response.content == b'{"key": "<\\/script>"}'
 
 
-def test_json_index_links_both_endpoints(client):
-    response = client.get("/json/index.html")
+def test_json_index_links_both_endpoints(viewer_client):
+    response = viewer_client.get("/json/index.html")
 
     links = [href for href, _ in parse_html(response.content).links]
     assert response.status_code == 200

@@ -93,9 +93,9 @@ def test_log_page_of_unknown_worker_is_404(staff_client, address):
     assert b"tcp://127.0.0.1:1" in response.content
 
 
-def test_log_pages_open_when_staff_only_is_off(client, address, settings):
+def test_log_pages_open_when_staff_only_is_off(viewer_client, address, settings):
     settings.CLUSTERDASH_STAFF_ONLY = False
 
-    response = client.get("/info/main/logs.html")
+    response = viewer_client.get("/info/main/logs.html")
 
     assert response.status_code == 200

@@ -55,9 +55,9 @@ def test_frozen_worker_log_page_is_504(staff_client, frozen_worker):
     assert b"did not answer" in response.content
 
 
-def test_other_pages_answer_while_worker_is_frozen(client, frozen_worker):
-    health = client.get("/health")
-    counts = client.get("/json/counts.json")
+def test_other_pages_answer_while_worker_is_frozen(viewer_client, frozen_worker):
+    health = viewer_client.get("/health")
+    counts = viewer_client.get("/json/counts.json")
 
     assert health.status_code == 200
     assert counts.status_code == 200

@@ -29,10 +29,10 @@ def _address_forms(address):
 
 
 @pytest.mark.parametrize("form", ["raw", "single", "double", "plus"])
-def test_worker_page_accepts_address_form(client, address, form):
+def test_worker_page_accepts_address_form(viewer_client, address, form):
     path = f"/info/worker/{_address_forms(address)[form]}.html"
 
-    response = client.get(path)
+    response = viewer_client.get(path)
 
     assert response.status_code == 200
     assert f"Worker: {address}".encode() in response.content
@@ -43,7 +43,7 @@ def _hold(i):
     return list(range(i))
 
 
-def test_worker_page_pages_held_keys(client, cluster, address, settings):
+def test_worker_page_pages_held_keys(viewer_client, cluster, address, settings):
     settings.CLUSTERDASH_PAGE_SIZE = 5
     with Client(cluster, set_as_default=False) as dask_client:
         futures = [
@@ -52,8 +52,8 @@ def test_worker_page_pages_held_keys(client, cluster, address, settings):
         ]
         dask_client.gather(futures)
 
-        first = client.get(f"/info/worker/{quote(address, safe='')}.html")
-        third = client.get(f"/info/worker/{quote(address, safe='')}.html?page=3")
+        first = viewer_client.get(f"/info/worker/{quote(address, safe='')}.html")
+        third = viewer_client.get(f"/info/worker/{quote(address, safe='')}.html?page=3")
 
         dask_client.cancel(futures)
     first_keys = [h for h, _ in parse_html(first.content).links if "/info/task/" in h]
@@ -64,8 +64,8 @@ def test_worker_page_pages_held_keys(client, cluster, address, settings):
     assert b"page 1 of 3" in first.content
 
 
-def test_worker_page_links_logs_and_call_stacks(client, address):
-    response = client.get(f"/info/worker/{quote(address, safe='')}.html")
+def test_worker_page_links_logs_and_call_stacks(viewer_client, address):
+    response = viewer_client.get(f"/info/worker/{quote(address, safe='')}.html")
 
     hrefs = [href for href, _ in parse_html(response.content).links]
     segment = quote(address, safe="")
@@ -73,9 +73,9 @@ def test_worker_page_links_logs_and_call_stacks(client, address):
     assert f"/info/call-stacks/{segment}.html" in hrefs
 
 
-def test_unknown_worker_is_404_naming_it(client, address):
+def test_unknown_worker_is_404_naming_it(viewer_client, address):
     started = time.monotonic()
-    response = client.get("/info/worker/tcp%3A%2F%2F127.0.0.1%3A1%3Cb%3E.html")
+    response = viewer_client.get("/info/worker/tcp%3A%2F%2F127.0.0.1%3A1%3Cb%3E.html")
     elapsed = time.monotonic() - started
 
     assert response.status_code == 404

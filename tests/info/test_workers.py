@@ -41,8 +41,8 @@ def _worker_hrefs(response):
     ]
 
 
-def test_workers_page_lists_both_workers(client, two_workers):
-    response = client.get("/info/main/workers.html")
+def test_workers_page_lists_both_workers(viewer_client, two_workers):
+    response = viewer_client.get("/info/main/workers.html")
 
     assert response.status_code == 200
     content = response.content.decode()
@@ -52,8 +52,8 @@ def test_workers_page_lists_both_workers(client, two_workers):
     parse_html(response.content)
 
 
-def test_workers_page_has_dask_columns_in_order(client, two_workers):
-    response = client.get("/info/main/workers.html")
+def test_workers_page_has_dask_columns_in_order(viewer_client, two_workers):
+    response = viewer_client.get("/info/main/workers.html")
 
     content = response.content.decode()
     header = content[content.index("<thead>") : content.index("</thead>")]
@@ -61,8 +61,8 @@ def test_workers_page_has_dask_columns_in_order(client, two_workers):
     assert positions == sorted(positions)
 
 
-def test_worker_links_are_quoted_once(client, two_workers):
-    response = client.get("/info/main/workers.html")
+def test_worker_links_are_quoted_once(viewer_client, two_workers):
+    response = viewer_client.get("/info/main/workers.html")
 
     hrefs = _worker_hrefs(response)
     address = two_workers.workers[0].address
@@ -73,9 +73,9 @@ def test_worker_links_are_quoted_once(client, two_workers):
 
 
 @override_settings(CLUSTERDASH_PAGE_SIZE=1)
-def test_workers_page_is_paged(client, two_workers):
-    first = client.get("/info/main/workers.html")
-    second = client.get("/info/main/workers.html?page=2")
+def test_workers_page_is_paged(viewer_client, two_workers):
+    first = viewer_client.get("/info/main/workers.html")
+    second = viewer_client.get("/info/main/workers.html?page=2")
 
     first_workers = set(_worker_hrefs(first))
     second_workers = set(_worker_hrefs(second))
@@ -93,19 +93,19 @@ def test_workers_page_sorts_by_name_descending(client, two_workers):
     assert _worker_hrefs(ascending) == list(reversed(_worker_hrefs(descending)))
 
 
-def test_workers_page_searches_address(client, two_workers):
+def test_workers_page_searches_address(viewer_client, two_workers):
     address = two_workers.workers[1].address
     port = address.rsplit(":", 1)[1]
 
-    response = client.get(f"/info/main/workers.html?q={port}")
+    response = viewer_client.get(f"/info/main/workers.html?q={port}")
 
     hrefs = _worker_hrefs(response)
     assert len(hrefs) == 1
     assert port in hrefs[0]
 
 
-def test_workers_page_ignores_bad_query(client, two_workers):
-    response = client.get("/info/main/workers.html?page=x&sort=nonsense&order=1")
+def test_workers_page_ignores_bad_query(viewer_client, two_workers):
+    response = viewer_client.get("/info/main/workers.html?page=x&sort=nonsense&order=1")
 
     assert response.status_code == 200
 

@@ -11,6 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tests.live import prepare_database
+
 PROJECT = Path(__file__).resolve().parents[2]
 
 #: Ports the tests of these modules may bind.
@@ -53,6 +55,7 @@ def daphne(scheduler_address: str, tmp_path: Path, **env: str):
         "DJANGO_SETTINGS_MODULE": "clusterdash.settings",
         "CLUSTERDASH_SCHEDULER": scheduler_address,
         "CLUSTERDASH_VAR_DIR": str(tmp_path),
+        "CLUSTERDASH_DATABASE": str(prepare_database(tmp_path)),
         "CLUSTERDASH_POLL_INTERVAL": "0.2",
         **env,
     }

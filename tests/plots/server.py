@@ -11,6 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tests.live import prepare_database
+
 PROJECT = Path(__file__).resolve().parents[2]
 
 #: Ports the plot tests may bind.
@@ -38,6 +40,7 @@ def daphne(scheduler_address: str, tmp_path: Path, **env: str):
         "DJANGO_SETTINGS_MODULE": "clusterdash.settings",
         "CLUSTERDASH_SCHEDULER": scheduler_address,
         "CLUSTERDASH_VAR_DIR": str(tmp_path),
+        "CLUSTERDASH_DATABASE": str(prepare_database(tmp_path)),
         "CLUSTERDASH_POLL_INTERVAL": "0.2",
         **env,
     }
@@ -61,7 +64,7 @@ def daphne(scheduler_address: str, tmp_path: Path, **env: str):
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_for_http(base + "/individual-plots.json", log_path)
+        _wait_for_http(base + "/health", log_path)
         yield base
     finally:
         process.terminate()

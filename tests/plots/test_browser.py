@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.live import login_browser, login_session, session_cookie
+
 from .server import daphne
 
 pytestmark = pytest.mark.browser
@@ -99,7 +101,9 @@ def steady_work(dask_client):
 
 @pytest.mark.parametrize("path", ["/status", "/individual-task-stream"])
 def test_page_streams_tasks(path, browser, site, steady_work):
-    page = browser.new_page()
+    context = browser.new_context()
+    login_browser(context, site, "viewer")
+    page = context.new_page()
     errors: list[str] = []
     hosts: set[str] = set()
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -115,14 +119,20 @@ def test_page_streams_tasks(path, browser, site, steady_work):
     page.wait_for_function(f"({TASK_STREAM_ROWS})() > {first}", timeout=40_000)
     assert page.evaluate(SOURCE_ROWS) > 0
     page.close()
+    context.close()
     assert errors == []
     assert hosts == {"127.0.0.1"}
 
 
 def test_every_individual_plot_renders_offline(browser, site):
-    with urllib.request.urlopen(site + "/individual-plots.json") as response:
+    cookie = session_cookie(login_session(site, "viewer"))
+    request = urllib.request.Request(
+        site + "/individual-plots.json", headers={"Cookie": cookie}
+    )
+    with urllib.request.urlopen(request) as response:
         plots = json.load(response)
     context = browser.new_context()
+    login_browser(context, site, "viewer")
     aborted: list[str] = []
     errors: list[str] = []
 
@@ -189,7 +199,11 @@ def test_individual_plots_render_in_frames(browser, cluster, tmp_path):
                 CLUSTERDASH_FRAME_ANCESTORS=origin,
             ) as site:
                 (tmp_path / "index.html").write_text(FRAMING_PAGE.format(site=site))
-                page = browser.new_page()
+                context = browser.new_context()
+                # The framing page and the site differ only in port, so they
+                # are same-site and the browser sends the session cookie.
+                login_browser(context, site, "viewer")
+                page = context.new_page()
                 page.goto(origin + "/index.html")
                 frames = [frame for frame in page.frames if frame != page.main_frame]
                 assert len(frames) == 2

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.test import AsyncClient
 from django.urls import reverse
 
 from plots.catalog import INDIVIDUAL
@@ -60,14 +59,14 @@ def _is_bokeh_document(html: str) -> bool:
     return BOKEH_EMBED in html and '"token":"' in html
 
 
-async def test_individual_plots_match_dask(backend):
-    response = await AsyncClient().get("/individual-plots.json")
+async def test_individual_plots_match_dask(viewer_async_client, backend):
+    response = await viewer_async_client.get("/individual-plots.json")
     assert response.status_code == 200
     assert set(response.json()) == DASK_INDIVIDUAL_PLOTS
 
 
-async def test_every_individual_plot_answers(backend):
-    client = AsyncClient()
+async def test_every_individual_plot_answers(viewer_async_client, backend):
+    client = viewer_async_client
     plots = (await client.get("/individual-plots.json")).json()
     for name, path in plots.items():
         response = await client.get(path)
@@ -79,8 +78,8 @@ async def test_every_individual_plot_answers(backend):
         assert _is_bokeh_document(html), (name, path)
 
 
-async def test_every_index_page_answers(backend):
-    client = AsyncClient()
+async def test_every_index_page_answers(viewer_async_client, backend):
+    client = viewer_async_client
     index = await client.get(reverse("plots:index"))
     assert index.status_code == 200
     lists = INDEX_LIST.findall(index.content.decode())

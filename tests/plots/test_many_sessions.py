@@ -17,7 +17,7 @@ import urllib.request
 
 import pytest
 from bokeh.util.tornado import _AsyncPeriodic
-from django.test import override_settings
+from django.test import AsyncClient, override_settings
 
 from .server import free_port
 
@@ -62,7 +62,7 @@ def daphne_thread():
     deadline = time.monotonic() + 30
     while True:
         try:
-            with urllib.request.urlopen(base + "/individual-plots.json", timeout=2):
+            with urllib.request.urlopen(base + "/health", timeout=2):
                 break
         except OSError:
             if time.monotonic() > deadline:
@@ -97,21 +97,23 @@ async def _read(function):
     return function()
 
 
-def _fetch_token(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=30) as response:
+def _fetch_token(url: str, cookie: str) -> str:
+    request = urllib.request.Request(url, headers={"Cookie": cookie})
+    with urllib.request.urlopen(request, timeout=30) as response:
         html = response.read().decode()
     return TOKEN.search(html).group(1)
 
 
-async def _open(base: str, path: str, connections: list) -> None:
+async def _open(base: str, path: str, connections: list, cookie: str) -> None:
     from websockets.asyncio.client import connect
 
-    token = await asyncio.to_thread(_fetch_token, base + path)
+    token = await asyncio.to_thread(_fetch_token, base + path, cookie)
     socket_url = "ws" + base.removeprefix("http") + path + "/ws"
     websocket = await connect(
         socket_url,
         subprotocols=["bokeh", token],
         origin=base,
+        additional_headers={"Cookie": cookie},
         open_timeout=30,
         max_size=None,
     )
@@ -121,8 +123,13 @@ async def _open(base: str, path: str, connections: list) -> None:
     connections.append(websocket)
 
 
-async def test_closed_sessions_leave_nothing(backend, daphne_thread):
+async def test_closed_sessions_leave_nothing(backend, daphne_thread, plain_user):
     base, loop = daphne_thread
+    # The transactional database commits the user, so the daphne thread
+    # can load the session of this logged-in viewer.
+    client = AsyncClient()
+    await client.aforce_login(plain_user)
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
     with override_settings(
         CLUSTERDASH_BOKEH_SESSION_LIFETIME=LIFETIME,
         CLUSTERDASH_BOKEH_REAPER_INTERVAL=REAPER_INTERVAL,
@@ -132,7 +139,7 @@ async def test_closed_sessions_leave_nothing(backend, daphne_thread):
 
         async def open_one(index: int) -> None:
             async with limit:
-                await _open(base, PATHS[index % len(PATHS)], connections)
+                await _open(base, PATHS[index % len(PATHS)], connections, cookie)
 
         await asyncio.gather(*(open_one(i) for i in range(SESSIONS)))
         assert len(connections) == SESSIONS

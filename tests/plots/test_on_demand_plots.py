@@ -119,8 +119,8 @@ async def test_events_plot_lists_worker_events(backend):
     assert not panel.notice.visible
 
 
-def test_hardware_get_does_not_run_benchmark(client, backend):
-    response = client.get("/hardware")
+def test_hardware_get_does_not_run_benchmark(viewer_client, backend):
+    response = viewer_client.get("/hardware")
     assert response.status_code == 200
     html = response.content.decode()
     assert "Run the benchmark" in html

@@ -7,7 +7,8 @@ import json
 import re
 
 import pytest
-from django.test import AsyncClient, override_settings
+from django.conf import settings
+from django.test import override_settings
 from django.urls import reverse, set_script_prefix
 
 from plots import bokeh_server
@@ -23,8 +24,8 @@ def _asset_urls(html: str) -> list[str]:
     return ASSET.findall(html)
 
 
-async def test_individual_page_loads_local_assets(backend):
-    response = await AsyncClient().get("/individual-task-stream")
+async def test_individual_page_loads_local_assets(viewer_async_client, backend):
+    response = await viewer_async_client.get("/individual-task-stream")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
     html = response.content.decode()
@@ -37,28 +38,28 @@ async def test_individual_page_loads_local_assets(backend):
     assert "Bokeh.embed" in html or "embed_items" in html
 
 
-async def test_individual_page_may_be_framed(backend, settings):
+async def test_individual_page_may_be_framed(viewer_async_client, backend, settings):
     settings.CLUSTERDASH_FRAME_ANCESTORS = ["http://127.0.0.1:8888"]
-    response = await AsyncClient().get("/individual-progress")
+    response = await viewer_async_client.get("/individual-progress")
     assert response.status_code == 200
     assert "X-Frame-Options" not in response
     policy = response["Content-Security-Policy"]
     assert policy == "frame-ancestors 'self' http://127.0.0.1:8888"
 
 
-async def test_individual_trailing_slash(backend):
-    response = await AsyncClient().get("/individual-cpu/")
+async def test_individual_trailing_slash(viewer_async_client, backend):
+    response = await viewer_async_client.get("/individual-cpu/")
     assert response.status_code == 200
 
 
-async def test_unknown_individual_plot_is_404(backend):
-    response = await AsyncClient().get("/individual-no-such-plot")
+async def test_unknown_individual_plot_is_404(viewer_async_client, backend):
+    response = await viewer_async_client.get("/individual-no-such-plot")
     assert response.status_code == 404
 
 
 @pytest.mark.parametrize("name", sorted(PAGES))
-async def test_navigation_page_loads_local_assets(name, backend):
-    response = await AsyncClient().get(reverse(f"plots:{name}"))
+async def test_navigation_page_loads_local_assets(viewer_async_client, name, backend):
+    response = await viewer_async_client.get(reverse(f"plots:{name}"))
     assert response.status_code == 200
     urls = _asset_urls(response.content.decode())
     bokeh = [url for url in urls if "/bokeh/static/js/" in url]
@@ -70,8 +71,8 @@ async def test_navigation_page_loads_local_assets(name, backend):
         assert not url.startswith("//"), url
 
 
-def test_individual_plots_json_shape(client):
-    response = client.get("/individual-plots.json")
+def test_individual_plots_json_shape(viewer_client):
+    response = viewer_client.get("/individual-plots.json")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
     plots = response.json()
@@ -85,23 +86,27 @@ def test_individual_plots_json_shape(client):
         assert path.startswith("/"), path
 
 
-def test_individual_plots_json_cors_for_listed_origins(client, settings):
+def test_individual_plots_json_cors_for_listed_origins(viewer_client, settings):
     settings.CLUSTERDASH_FRAME_ANCESTORS = ["http://127.0.0.1:8888"]
-    listed = client.get(
+    listed = viewer_client.get(
         "/individual-plots.json", headers={"Origin": "http://127.0.0.1:8888"}
     )
     assert listed["Access-Control-Allow-Origin"] == "http://127.0.0.1:8888"
-    other = client.get("/individual-plots.json", headers={"Origin": "http://evil.test"})
+    other = viewer_client.get(
+        "/individual-plots.json", headers={"Origin": "http://evil.test"}
+    )
     assert "Access-Control-Allow-Origin" not in other
 
 
-def test_individual_plots_json_follows_prefix(rf):
+def test_individual_plots_json_follows_prefix(rf, plain_user):
     # Django's handlers set the script prefix from FORCE_SCRIPT_NAME or the
     # ASGI root_path; the test client does not, so set it here.
     set_script_prefix("/dash/")
     try:
         with override_settings(STATIC_URL="/dash/statics/"):
-            response = individual_plots(rf.get("/individual-plots.json"))
+            request = rf.get("/individual-plots.json")
+            request.user = plain_user
+            response = individual_plots(request)
     finally:
         set_script_prefix("/")
     plots = json.loads(response.content)
@@ -111,10 +116,12 @@ def test_individual_plots_json_follows_prefix(rf):
     )
 
 
-async def test_sessions_without_websocket_are_discarded(backend, settings):
+async def test_sessions_without_websocket_are_discarded(
+    viewer_async_client, backend, settings
+):
     settings.CLUSTERDASH_BOKEH_SESSION_LIFETIME = 600.0
     settings.CLUSTERDASH_BOKEH_REAPER_INTERVAL = 0.1
-    client = AsyncClient()
+    client = viewer_async_client
     for _ in range(5):
         response = await client.get("/individual-progress")
         assert response.status_code == 200
@@ -130,15 +137,19 @@ async def test_sessions_without_websocket_are_discarded(backend, settings):
 @override_settings(
     CLUSTERDASH_BOKEH_SESSION_LIFETIME=1.0, CLUSTERDASH_BOKEH_REAPER_INTERVAL=0.1
 )
-async def test_closed_websocket_leaves_no_session(backend):
+async def test_closed_websocket_leaves_no_session(viewer_async_client, backend):
     from channels.testing import WebsocketCommunicator
 
     from clusterdash.asgi import application
 
-    response = await AsyncClient().get("/individual-nprocessing")
+    response = await viewer_async_client.get("/individual-nprocessing")
     token = re.search(r'"token":"([^"]+)"', response.content.decode()).group(1)
+    session = viewer_async_client.cookies[settings.SESSION_COOKIE_NAME].value
     communicator = WebsocketCommunicator(
-        application, "/individual-nprocessing/ws", subprotocols=["bokeh", token]
+        application,
+        "/individual-nprocessing/ws",
+        headers=[(b"cookie", f"{settings.SESSION_COOKIE_NAME}={session}".encode())],
+        subprotocols=["bokeh", token],
     )
     connected, subprotocol = await communicator.connect()
     assert connected

@@ -80,9 +80,9 @@ def url(address, page):
     return f"/workers/{address}/{page}"
 
 
-def test_index_links_every_page(client, addresses):
+def test_index_links_every_page(viewer_client, addresses):
     for address in addresses:
-        response = client.get(url(address, ""))
+        response = viewer_client.get(url(address, ""))
         assert response.status_code == 200
         body = response.content.decode()
         for page in ("status", "counters", "crossfilter", "system", "profile"):
@@ -91,10 +91,10 @@ def test_index_links_every_page(client, addresses):
             assert f"/workers/{address}/{page}" in body
 
 
-def test_plot_pages_embed_bokeh(client, addresses):
+def test_plot_pages_embed_bokeh(viewer_client, addresses):
     for address in addresses:
         for page in PLOT_PAGES:
-            response = client.get(url(address, page))
+            response = viewer_client.get(url(address, page))
             assert response.status_code == 200, (address, page)
             body = response.content.decode()
             assert "bokeh/static/js/bokeh.min.js" in body
@@ -103,73 +103,79 @@ def test_plot_pages_embed_bokeh(client, addresses):
             assert "href=./" not in body
 
 
-def test_plot_data_has_named_sources(client, addresses, held_results):
+def test_plot_data_has_named_sources(viewer_client, addresses, held_results):
     for address in addresses:
         for page, sources in PLOT_PAGES.items():
-            response = client.get(url(address, page + ".json"))
+            response = viewer_client.get(url(address, page + ".json"))
             assert response.status_code == 200, (address, page)
             assert set(response.json()["sources"]) == sources
 
 
-def test_status_counts_stored_results(client, addresses, held_results):
+def test_status_counts_stored_results(viewer_client, addresses, held_results):
     for address in addresses:
-        state = client.get(url(address, "status.json")).json()["sources"]["state"]
+        state = viewer_client.get(url(address, "status.json")).json()["sources"][
+            "state"
+        ]
         assert state["Stored"] == [1]
         assert state["Executing"] == ["0 / 2"]
 
 
-def test_status_history_grows(client, addresses):
-    first = client.get(url(addresses[0], "status.json")).json()
-    second = client.get(url(addresses[0], "status.json")).json()
+def test_status_history_grows(viewer_client, addresses):
+    first = viewer_client.get(url(addresses[0], "status.json")).json()
+    second = viewer_client.get(url(addresses[0], "status.json")).json()
     assert len(second["sources"]["series"]["time"]) > len(
         first["sources"]["series"]["time"]
     )
 
 
-def test_crossfilter_lists_worker_tasks(client, addresses, held_results):
+def test_crossfilter_lists_worker_tasks(viewer_client, addresses, held_results):
     for index, address in enumerate(addresses):
-        tasks = client.get(url(address, "crossfilter.json")).json()["sources"]["tasks"]
+        tasks = viewer_client.get(url(address, "crossfilter.json")).json()["sources"][
+            "tasks"
+        ]
         assert f"held-sum-{index}" in tasks["key"]
         assert "held-sum" in tasks["prefix"]
         other = f"held-sum-{1 - index}"
         assert other not in tasks["key"]
 
 
-def test_system_has_samples(client, addresses):
+def test_system_has_samples(viewer_client, addresses):
     for address in addresses:
-        system = client.get(url(address, "system.json")).json()["sources"]["system"]
+        system = viewer_client.get(url(address, "system.json")).json()["sources"][
+            "system"
+        ]
         assert system["time"]
         assert len(system["cpu"]) == len(system["time"])
         assert all(value > 0 for value in system["memory"])
 
 
-def test_profile_accepts_key(client, addresses):
-    response = client.get(url(addresses[0], "profile.json") + "?key=held-sum")
+def test_profile_accepts_key(viewer_client, addresses):
+    response = viewer_client.get(url(addresses[0], "profile.json") + "?key=held-sum")
     assert response.status_code == 200
     rectangles = response.json()["sources"]["profile"]
     assert len(rectangles["left"]) == len(rectangles["color"])
 
 
-def test_counters_page(client, addresses):
+def test_counters_page(viewer_client, addresses):
     for address in addresses:
-        response = client.get(url(address, "counters"))
+        response = viewer_client.get(url(address, "counters"))
         assert response.status_code == 200
         assert "<caption>op</caption>" in response.content.decode()
-        counters = client.get(url(address, "counters.json")).json()["counters"]
+        counters = viewer_client.get(url(address, "counters.json")).json()["counters"]
         assert counters["op"]["run"] >= 1
 
 
-def test_health_is_ok(client, addresses):
+def test_health_is_ok(viewer_client, addresses):
     for address in addresses:
-        response = client.get(url(address, "health"))
+        response = viewer_client.get(url(address, "health"))
         assert response.status_code == 200
         assert response.content == b"ok"
         assert response["Content-Type"] == "text/plain; charset=utf-8"
 
 
-def test_metrics_use_dask_names(client, addresses, held_results):
+def test_metrics_use_dask_names(viewer_client, addresses, held_results):
     for address in addresses:
-        response = client.get(url(address, "metrics"))
+        response = viewer_client.get(url(address, "metrics"))
         assert response.status_code == 200
         families = list(text_string_to_metric_families(response.content.decode()))
         # A family without samples (spill time before any spilling) still
@@ -205,46 +211,46 @@ def _tick_count(client, address):
     raise AssertionError("dask_worker_tick_count_total missing")
 
 
-def test_metrics_scrape_twice(client, addresses):
-    first = _tick_count(client, addresses[0])
-    second = _tick_count(client, addresses[0])
+def test_metrics_scrape_twice(viewer_client, addresses):
+    first = _tick_count(viewer_client, addresses[0])
+    second = _tick_count(viewer_client, addresses[0])
     assert first > 0
     assert second >= first
 
 
-def test_sitemap_lists_pages(client, addresses):
+def test_sitemap_lists_pages(viewer_client, addresses):
     for address in addresses:
-        paths = client.get(url(address, "sitemap.json")).json()["paths"]
+        paths = viewer_client.get(url(address, "sitemap.json")).json()["paths"]
         assert f"/workers/{address}/status" in paths
         assert f"/workers/{address}/metrics" in paths
         assert f"/workers/{address}/sitemap.json" in paths
         assert paths == sorted(paths)
 
 
-def test_encoded_addresses_resolve(client, addresses):
+def test_encoded_addresses_resolve(viewer_client, addresses):
     address = addresses[0]
     once = quote(address, safe="")
     twice = quote(once, safe="")
     for text in (once, twice):
-        response = client.get(f"/workers/{text}/health")
+        response = viewer_client.get(f"/workers/{text}/health")
         assert response.status_code == 200, text
 
 
-def test_unknown_worker_is_404_escaped(client, addresses):
-    response = client.get("/workers/tcp://127.0.0.9:1/status")
+def test_unknown_worker_is_404_escaped(viewer_client, addresses):
+    response = viewer_client.get("/workers/tcp://127.0.0.9:1/status")
     assert response.status_code == 404
     assert "tcp://127.0.0.9:1" in response.content.decode()
-    response = client.get("/workers/<script>x</script>/status")
+    response = viewer_client.get("/workers/<script>x</script>/status")
     assert response.status_code == 404
     body = response.content.decode()
     assert "<script>x" not in body
     assert "&lt;script&gt;x" in body
-    response = client.get("/workers/nowhere/status.json")
+    response = viewer_client.get("/workers/nowhere/status.json")
     assert response.status_code == 404
     assert "nowhere" in response.json()["error"]
 
 
-def test_departed_worker_is_404(client, workers_cluster, addresses):
+def test_departed_worker_is_404(viewer_client, workers_cluster, addresses):
     extra = start_worker(workers_cluster.scheduler_address, "127.0.0.4", 8526, 8527)
     try:
         wait_for_workers([extra.address])
@@ -252,12 +258,12 @@ def test_departed_worker_is_404(client, workers_cluster, addresses):
         stop_process(extra.process)
     # The snapshot may or may not list the worker yet, and both paths return 404.
     for page in ("status", "status.json", "health", "metrics", "counters"):
-        response = client.get(url(extra.address, page))
+        response = viewer_client.get(url(extra.address, page))
         assert response.status_code == 404, page
         assert extra.address in response.content.decode(), page
 
 
-def test_frozen_worker_times_out(client, workers_cluster, addresses):
+def test_frozen_worker_times_out(viewer_client, workers_cluster, addresses):
     worker = workers_cluster.workers[1]
     backend = get_backend()
     limit = backend.timeout + backend.worker_timeout + 5.0
@@ -271,11 +277,11 @@ def test_frozen_worker_times_out(client, workers_cluster, addresses):
             "counters",
         ):
             started = time.monotonic()
-            response = client.get(url(worker.address, page))
+            response = viewer_client.get(url(worker.address, page))
             elapsed = time.monotonic() - started
             assert response.status_code == 504, page
             assert elapsed < limit, page
             assert "did not answer" in response.content.decode(), page
     finally:
         worker.thaw()
-    assert client.get(url(worker.address, "health")).status_code == 200
+    assert viewer_client.get(url(worker.address, "health")).status_code == 200

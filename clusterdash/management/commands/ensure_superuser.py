@@ -27,11 +27,18 @@ class Command(BaseCommand):
             default="admin",
             help="Name of the superuser to create (default: admin).",
         )
+        parser.add_argument(
+            "--login-url",
+            default="",
+            help="Login page URL to print with the credentials, for example "
+            "http://127.0.0.1:8000/accounts/login/.",
+        )
 
-    def handle(self, *args, username: str, **options):
+    def handle(self, *args, username: str, login_url: str, **options):
         user_model = get_user_model()
         existing = user_model.objects.filter(is_superuser=True, is_staff=True)
         password_path = Path(settings.VAR_DIR) / PASSWORD_FILE
+        where = f" at {login_url}" if login_url else ""
 
         if not existing.exists():
             password = read_or_create_password(password_path)
@@ -40,19 +47,19 @@ class Command(BaseCommand):
         elif not existing.filter(username=username).exists():
             names = ", ".join(repr(user.username) for user in existing[:5])
             self.stdout.write(
-                f"Log in as an existing staff superuser: {names}. "
+                f"Log in{where} as an existing staff superuser: {names}. "
                 "Its password was not set by this command."
             )
             return
 
         if not password_path.exists():
             self.stdout.write(
-                f"Log in as {username!r} with the password you set for it "
+                f"Log in{where} as {username!r} with the password you set for it "
                 f"({password_path} does not exist)."
             )
             return
         password = password_path.read_text().strip()
-        self.stdout.write(f"Log in as {username!r} with password {password!r}.")
+        self.stdout.write(f"Log in{where} as {username!r} with password {password!r}.")
 
 
 def read_or_create_password(path: Path) -> str:
