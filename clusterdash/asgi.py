@@ -1,8 +1,9 @@
 """
 ASGI entry point, served by daphne and by ``manage.py runserver``.
 
-HTTP goes to Django; websockets go to the Channels routes that the apps
-declare in their ``routing`` modules.
+HTTP goes to Django; websockets whose Host and Origin pass
+``SiteOriginValidator`` go to the Channels routes that the apps declare in
+their ``routing`` modules.
 """
 
 import os
@@ -18,10 +19,13 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.sessions import CookieMiddleware  # noqa: E402
 
 from .routing import websocket_urlpatterns  # noqa: E402
+from .websocket_origin import SiteOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_application,
-        "websocket": CookieMiddleware(URLRouter(websocket_urlpatterns)),
+        "websocket": SiteOriginValidator(
+            CookieMiddleware(URLRouter(websocket_urlpatterns))
+        ),
     }
 )

@@ -38,7 +38,7 @@ async def test_individual_page_loads_local_assets(backend):
 
 
 async def test_individual_page_may_be_framed(backend, settings):
-    settings.CLUSTERDASH_FRAME_ANCESTORS = ["http://127.0.0.1:8888"]
+    settings.CLUSTERDASH_ALLOWED_ORIGINS = ["http://127.0.0.1:8888"]
     response = await AsyncClient().get("/individual-progress")
     assert response.status_code == 200
     assert "X-Frame-Options" not in response
@@ -86,7 +86,7 @@ def test_individual_plots_json_shape(client):
 
 
 def test_individual_plots_json_cors_for_listed_origins(client, settings):
-    settings.CLUSTERDASH_FRAME_ANCESTORS = ["http://127.0.0.1:8888"]
+    settings.CLUSTERDASH_ALLOWED_ORIGINS = ["http://127.0.0.1:8888"]
     listed = client.get(
         "/individual-plots.json", headers={"Origin": "http://127.0.0.1:8888"}
     )
