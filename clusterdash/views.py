@@ -9,10 +9,12 @@ from pathlib import Path
 
 from django.conf import settings
 from django.http import HttpResponse
+from django.templatetags.static import static
 from django.urls import (
     URLPattern,
     URLResolver,
     get_resolver,
+    get_script_prefix,
     reverse,
 )
 from django.urls.resolvers import RegexPattern
@@ -70,33 +72,33 @@ def _walk_routes(patterns, prefix: str = ""):
             yield text
 
 
-def _static_paths(prefix: str) -> list[str]:
+def _static_paths() -> list[str]:
     root = Path(settings.BASE_DIR) / "static"
     if not root.is_dir():
         return []
-    base = prefix + settings.STATIC_URL.lstrip("/")
     paths = []
     for file in sorted(root.rglob("*")):
         if not file.is_file() or file.suffix in SITEMAP_SKIPPED_SUFFIXES:
             continue
         if "__pycache__" in file.parts:
             continue
-        paths.append(base + file.relative_to(root).as_posix())
+        # static() applies STATIC_URL, which carries the URL prefix.
+        paths.append(static(file.relative_to(root).as_posix()))
     return paths
 
 
 def site_paths(prefix: str = "/") -> list[str]:
     """Return every route of the site and every file in its static folder."""
     paths = {prefix + route for route in _walk_routes(get_resolver().url_patterns)}
-    paths.update(_static_paths(prefix))
+    paths.update(_static_paths())
     return sorted(paths)
 
 
 @require_GET
 def sitemap(request):
     """List every path the site serves, as Dask's ``/sitemap.json`` does."""
-    # The request's own script name, so the paths carry the site's prefix.
-    prefix = request.path.removesuffix(request.path_info) + "/"
+    # The script prefix that the handler set for this request, with its slash.
+    prefix = get_script_prefix()
     try:
         paths = site_paths(prefix)
     except Exception:
