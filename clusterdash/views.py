@@ -72,33 +72,38 @@ def _walk_routes(patterns, prefix: str = ""):
             yield text
 
 
-def _static_paths() -> list[str]:
+def _static_paths(prefix: str) -> list[str]:
     root = Path(settings.BASE_DIR) / "static"
     if not root.is_dir():
         return []
+    # static() applies STATIC_URL and the script prefix; the part after the
+    # script prefix is the static route, which goes after the given prefix.
+    script_prefix = get_script_prefix()
+    base = static("")
+    if base.startswith(script_prefix):
+        base = prefix + base.removeprefix(script_prefix)
     paths = []
     for file in sorted(root.rglob("*")):
         if not file.is_file() or file.suffix in SITEMAP_SKIPPED_SUFFIXES:
             continue
         if "__pycache__" in file.parts:
             continue
-        # static() applies STATIC_URL, which carries the URL prefix.
-        paths.append(static(file.relative_to(root).as_posix()))
+        paths.append(base + file.relative_to(root).as_posix())
     return paths
 
 
 def site_paths(prefix: str = "/") -> list[str]:
     """Return every route of the site and every file in its static folder."""
     paths = {prefix + route for route in _walk_routes(get_resolver().url_patterns)}
-    paths.update(_static_paths())
+    paths.update(_static_paths(prefix))
     return sorted(paths)
 
 
 @require_GET
 def sitemap(request):
     """List every path the site serves, as Dask's ``/sitemap.json`` does."""
-    # The script prefix that the handler set for this request, with its slash.
-    prefix = get_script_prefix()
+    # The request's own script name, so the paths carry the site's prefix.
+    prefix = request.path.removesuffix(request.path_info) + "/"
     try:
         paths = site_paths(prefix)
     except Exception:

@@ -5,8 +5,8 @@ Browsers send cookies with a websocket handshake whatever page opened it,
 so a page on another site could read the event stream and the plots with
 the visitor's login. ``SiteOriginValidator`` accepts a handshake only when:
 
-- its ``Host`` header matches ``ALLOWED_HOSTS``, as Django requires of
-  every HTTP request;
+- its ``Host`` header, when present, matches ``ALLOWED_HOSTS``, as Django
+  requires of every HTTP request (HTTP/1.1 clients always send one);
 - its ``Origin`` is absent (clients that are not browsers, such as Dask's
   own event stream readers, send none), or has a host in ``ALLOWED_HOSTS``
   (any scheme and port), or is one of ``CLUSTERDASH_ALLOWED_ORIGINS``.
@@ -81,11 +81,10 @@ class SiteOriginValidator(OriginValidator):
         return scope
 
     def _rejection(self, host: str | None, origin: str | None) -> str | None:
-        if not host:
-            return "no Host header"
-        domain, _port = split_domain_port(host)
-        if not domain or not validate_host(domain, _allowed_hosts()):
-            return "Host is not in ALLOWED_HOSTS"
+        if host is not None:
+            domain, _port = split_domain_port(host)
+            if not domain or not validate_host(domain, _allowed_hosts()):
+                return "Host is not in ALLOWED_HOSTS"
         if origin is None:
             return None
         if self.origin_allowed(origin):
