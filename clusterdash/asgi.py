@@ -1,8 +1,9 @@
 """
 ASGI entry point, served by daphne and by ``manage.py runserver``.
 
-HTTP goes to Django; websockets go to the Channels routes that the apps
-declare in their ``routing`` modules, with the session's user resolved.
+HTTP goes to Django. Websockets whose Host and Origin pass
+``SiteOriginValidator`` go to the Channels routes that the apps declare in
+their ``routing`` modules, with the session's user resolved.
 """
 
 import os
@@ -18,6 +19,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from .access import session_auth_stack  # noqa: E402
 from .routing import websocket_urlpatterns  # noqa: E402
+from .websocket_origin import SiteOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -25,6 +27,8 @@ application = ProtocolTypeRouter(
         # The stack parses cookies (bokeh-django's consumer reads
         # scope["cookies"]), loads the session and sets scope["user"], which
         # every route's WebsocketRoleMiddleware checks.
-        "websocket": session_auth_stack(URLRouter(websocket_urlpatterns)),
+        "websocket": SiteOriginValidator(
+            session_auth_stack(URLRouter(websocket_urlpatterns))
+        ),
     }
 )

@@ -6,9 +6,12 @@ the variable, so a typo in a deployment fails at start-up instead of
 silently falling back to a default.
 """
 
+import ipaddress
 import math
 import os
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -89,3 +92,85 @@ def env_secret(name: str, default: str = "") -> str:
                 f"{name}_FILE={path!r} could not be read: {exc.strerror}."
             ) from None
     return os.environ.get(name, default)
+
+
+# Characters of one path segment that need no percent-encoding (RFC 3986
+# "pchar" without "%"), so the prefix can be used in URLs and cookie paths
+# as written.
+_SEGMENT = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@-]+")
+
+
+def env_url_prefix(name: str) -> str:
+    """
+    Return the URL path prefix in ``name``, normalised to ``/a/b`` form.
+
+    Leading, trailing and repeated slashes are dropped, so ``team-a/dask``,
+    ``/team-a/dask`` and ``/team-a/dask/`` are the same prefix. An unset
+    or empty variable, or ``/`` alone, returns ``""`` (the site root).
+    """
+    raw = os.environ.get(name, "")
+    segments = [segment for segment in raw.strip().split("/") if segment]
+    for segment in segments:
+        if segment in {".", ".."} or not _SEGMENT.fullmatch(segment):
+            raise ImproperlyConfigured(
+                f"{name}={raw!r} is not a valid URL path prefix: the segment "
+                f"{segment!r} must contain only letters, digits and "
+                "-._~!$&'()*+,;=:@, and must not be . or .., for example "
+                "/team-a/dask/."
+            )
+    return "".join(f"/{segment}" for segment in segments)
+
+
+def env_origins(name: str) -> list[str]:
+    """
+    Return the comma-separated web origins in ``name``, normalised.
+
+    Each origin is ``scheme://host[:port]`` with scheme ``http`` or
+    ``https`` and no path, as browsers send it in the ``Origin`` header.
+    A trailing slash is dropped, and scheme and host are lowercased.
+    """
+    origins = []
+    for item in env_list(name):
+        parts = urlsplit(item)
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        valid = (
+            parts.scheme.lower() in {"http", "https"}
+            and parts.hostname
+            and port != -1
+            and parts.path in {"", "/"}
+            and not parts.query
+            and not parts.fragment
+            and not parts.username
+        )
+        if not valid:
+            raise ImproperlyConfigured(
+                f"{name} contains {item!r}, which is not a web origin; write "
+                "scheme://host[:port] with http or https and no path, for "
+                "example http://127.0.0.1:8888."
+            )
+        origin = f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+        origins.append(origin)
+    return origins
+
+
+def env_networks(name: str) -> list[str]:
+    """
+    Return the comma-separated IP addresses or networks in ``name``.
+
+    Each item is an address (``127.0.0.1``, ``::1``) or a network in CIDR
+    form (``10.0.0.0/8``); the result keeps them as normalised text.
+    """
+    networks = []
+    for item in env_list(name):
+        try:
+            network = ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} contains {item!r}, which is not an IP address or a "
+                "CIDR network such as 10.0.0.0/8."
+            ) from None
+        networks.append(str(network))
+    return networks

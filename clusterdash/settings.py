@@ -10,7 +10,18 @@ from pathlib import Path
 from bokeh.settings import settings as bokeh_settings
 from django.core.management.utils import get_random_secret_key
 
-from .env import env_bool, env_float, env_int, env_list, env_secret, env_str
+from .env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_networks,
+    env_origins,
+    env_secret,
+    env_str,
+    env_url_prefix,
+)
+from .framing import add_static_headers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CLUSTERDASH_VAR_DIR", str(BASE_DIR / "var")))
@@ -51,6 +62,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # First, so every later middleware and view sees the public path and the
+    # forwarded scheme.
+    "clusterdash.forwarded.ForwardedRequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -100,6 +114,32 @@ TIME_ZONE = env_str("CLUSTERDASH_TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
+# Deployment behind a proxy --------------------------------------------------------
+
+#: Public URL path prefix of the site, such as ``/team-a/dask``, without a
+#: trailing slash; empty serves the site at the root. See docs/deployment.md.
+URL_PREFIX = env_url_prefix("CLUSTERDASH_URL_PREFIX")
+
+# Django puts the prefix in front of every reversed URL and redirect, whether
+# the proxy passes the prefix on (daphne --root-path) or strips it.
+FORCE_SCRIPT_NAME = URL_PREFIX or None
+SESSION_COOKIE_PATH = f"{URL_PREFIX}/"
+CSRF_COOKIE_PATH = f"{URL_PREFIX}/"
+LANGUAGE_COOKIE_PATH = f"{URL_PREFIX}/"
+
+#: Peers (addresses or CIDR networks) whose ``X-Forwarded-Proto`` header is
+#: believed; from any other peer the header is ignored.
+CLUSTERDASH_TRUSTED_PROXIES = env_networks("CLUSTERDASH_TRUSTED_PROXIES")
+
+#: Origins besides the site itself, such as JupyterLab's
+#: ``http://127.0.0.1:8888``: they may frame the individual plots, read
+#: /individual-plots.json, open the site's websockets and send forms.
+#: ``CLUSTERDASH_FRAME_ANCESTORS`` is the older name of the variable.
+CLUSTERDASH_ALLOWED_ORIGINS = env_origins("CLUSTERDASH_ALLOWED_ORIGINS") or (
+    env_origins("CLUSTERDASH_FRAME_ANCESTORS")
+)
+CSRF_TRUSTED_ORIGINS = CLUSTERDASH_ALLOWED_ORIGINS
+
 # Access control: login and roles (clusterdash/access.py) -----------------------
 
 LOGIN_URL = "login"
@@ -118,7 +158,9 @@ CLUSTERDASH_STAFF_ONLY = env_bool("CLUSTERDASH_STAFF_ONLY", True)
 
 # Static files ---------------------------------------------------------------------
 
-STATIC_URL = "statics/"
+# Django adds the script prefix to a relative STATIC_URL at its first use. A
+# configured prefix is spelled out instead, so no first request can miss it.
+STATIC_URL = f"{URL_PREFIX}/statics/" if URL_PREFIX else "statics/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [
     BASE_DIR / "static",
@@ -126,6 +168,7 @@ STATICFILES_DIRS = [
     ("bokeh/static", bokeh_settings.bokehjs_path()),
 ]
 WHITENOISE_USE_FINDERS = True
+WHITENOISE_ADD_HEADERS_FUNCTION = add_static_headers
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -168,10 +211,6 @@ CLUSTERDASH_LOG_PAGE_BYTES = env_int("CLUSTERDASH_LOG_PAGE_BYTES", 1_000_000)
 #: Tasks the graph plot draws at most; above this it shows progress by prefix.
 CLUSTERDASH_GRAPH_MAX_ITEMS = env_int("CLUSTERDASH_GRAPH_MAX_ITEMS", 5000)
 
-#: Origins besides the site itself that may frame the individual plots, for
-#: example JupyterLab's ``http://127.0.0.1:8888`` (comma-separated).
-CLUSTERDASH_FRAME_ANCESTORS = env_list("CLUSTERDASH_FRAME_ANCESTORS")
-
 # Metrics and event stream -------------------------------------------------------------
 
 #: Bearer token that /metrics and /metrics/workers require; empty leaves them
@@ -212,6 +251,18 @@ CHANNEL_LAYERS = {
         "CONFIG": {"capacity": 10_000},
     }
 }
+
+#: Redis server for the ``redis`` channel layer, for example
+#: ``redis://127.0.0.1:6379/0``; set CLUSTERDASH_EVENTSTREAM_LAYER=redis to
+#: share /eventstream events between several daphne processes.
+CLUSTERDASH_REDIS_URL = env_str("CLUSTERDASH_REDIS_URL", "")
+if CLUSTERDASH_REDIS_URL:
+    CHANNEL_LAYERS["redis"] = {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # channels-redis drops messages silently beyond its default capacity
+        # of 100 per channel, which a burst of task events exceeds.
+        "CONFIG": {"hosts": [CLUSTERDASH_REDIS_URL], "capacity": 10_000},
+    }
 
 # Logging ------------------------------------------------------------------------------
 

@@ -10,10 +10,12 @@ from pathlib import Path
 
 from django.conf import settings
 from django.http import HttpResponse
+from django.templatetags.static import static
 from django.urls import (
     URLPattern,
     URLResolver,
     get_resolver,
+    get_script_prefix,
     reverse,
 )
 from django.urls.resolvers import RegexPattern
@@ -106,7 +108,12 @@ def _static_paths(prefix: str) -> list[str]:
     root = Path(settings.BASE_DIR) / "static"
     if not root.is_dir():
         return []
-    base = prefix + settings.STATIC_URL.lstrip("/")
+    # static() applies STATIC_URL and the script prefix; the part after the
+    # script prefix is the static route, which goes after the given prefix.
+    script_prefix = get_script_prefix()
+    base = static("")
+    if base.startswith(script_prefix):
+        base = prefix + base.removeprefix(script_prefix)
     paths = []
     for file in sorted(root.rglob("*")):
         if not file.is_file() or file.suffix in SITEMAP_SKIPPED_SUFFIXES:

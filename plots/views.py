@@ -33,6 +33,7 @@ from clusterdash.access import (
 )
 from clusterdash.backends import get_backend
 from clusterdash.backends.exceptions import SchedulerUnavailable
+from clusterdash.framing import frame_ancestors_policy
 
 from . import bokeh_server
 from .catalog import INDIVIDUAL, PAGES, display_name, individual_app_name
@@ -74,10 +75,7 @@ async def individual(request: HttpRequest, name: str) -> HttpResponse:
     socket_path = reverse("plots:individual", args=[name])
     context = await _bokeh_context(individual_app_name(name), socket_path)
     response = await sync_to_async(render)(request, "plots/individual.html", context)
-    ancestors = " ".join(
-        ["'self'", *getattr(settings, "CLUSTERDASH_FRAME_ANCESTORS", [])]
-    )
-    response["Content-Security-Policy"] = f"frame-ancestors {ancestors}"
+    response["Content-Security-Policy"] = frame_ancestors_policy()
     return response
 
 
@@ -94,7 +92,7 @@ def individual_plots(request: HttpRequest) -> JsonResponse:
     # same origins that may frame the plots.
     origin = request.headers.get("Origin")
     response["Vary"] = "Origin"
-    if origin and origin in getattr(settings, "CLUSTERDASH_FRAME_ANCESTORS", []):
+    if origin and origin in getattr(settings, "CLUSTERDASH_ALLOWED_ORIGINS", []):
         response["Access-Control-Allow-Origin"] = origin
     return response
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from clusterdash.env import env_bool, env_float, env_int, env_list, env_secret, env_str
+from clusterdash.env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_networks,
+    env_origins,
+    env_secret,
+    env_str,
+    env_url_prefix,
+)
 
 NAME = "CLUSTERDASH_TEST_VALUE"
 
@@ -133,3 +143,75 @@ def test_env_secret_from_variable(monkeypatch):
     assert env_secret(NAME, "default") == "default"
     monkeypatch.setenv(NAME, "from-variable")
     assert env_secret(NAME) == "from-variable"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("", ""),
+        ("/", ""),
+        ("team-a/dask", "/team-a/dask"),
+        ("/team-a/dask", "/team-a/dask"),
+        ("/team-a/dask/", "/team-a/dask"),
+        ("//team-a//dask//", "/team-a/dask"),
+        (" /dash/ ", "/dash"),
+        ("/a/b/c.d~e/", "/a/b/c.d~e"),
+    ],
+)
+def test_env_url_prefix_normalises(monkeypatch, raw, expected):
+    monkeypatch.setenv(NAME, raw)
+    assert env_url_prefix(NAME) == expected
+
+
+def test_env_url_prefix_unset():
+    assert env_url_prefix(NAME) == ""
+
+
+@pytest.mark.parametrize("raw", ["/a b/", "/dash?x=1", "/dash#top", "/../x", "/a/%2F"])
+def test_env_url_prefix_rejects(monkeypatch, raw):
+    monkeypatch.setenv(NAME, raw)
+    with pytest.raises(ImproperlyConfigured) as raised:
+        env_url_prefix(NAME)
+    assert NAME in str(raised.value)
+
+
+def test_env_origins_normalises(monkeypatch):
+    monkeypatch.setenv(NAME, "http://127.0.0.1:8888/, HTTPS://Lab.Example.org")
+    assert env_origins(NAME) == ["http://127.0.0.1:8888", "https://lab.example.org"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "127.0.0.1:8888",
+        "ftp://host",
+        "http://host/lab",
+        "http://host:port",
+        "http://user@host",
+        "http://",
+    ],
+)
+def test_env_origins_rejects(monkeypatch, raw):
+    monkeypatch.setenv(NAME, raw)
+    with pytest.raises(ImproperlyConfigured) as raised:
+        env_origins(NAME)
+    assert NAME in str(raised.value)
+    assert repr(raw) in str(raised.value)
+
+
+def test_env_networks_accepts(monkeypatch):
+    monkeypatch.setenv(NAME, "127.0.0.1, 10.0.0.0/8, ::1, 192.168.1.7/24")
+    assert env_networks(NAME) == [
+        "127.0.0.1/32",
+        "10.0.0.0/8",
+        "::1/128",
+        "192.168.1.0/24",
+    ]
+
+
+@pytest.mark.parametrize("raw", ["localhost", "10.0.0.0/33", "1.2.3"])
+def test_env_networks_rejects(monkeypatch, raw):
+    monkeypatch.setenv(NAME, raw)
+    with pytest.raises(ImproperlyConfigured) as raised:
+        env_networks(NAME)
+    assert repr(raw) in str(raised.value)

@@ -20,7 +20,6 @@ from bokeh.embed import json_item
 from bokeh.palettes import Category20
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.urls import reverse
 
 from clusterdash.access import viewer_api, viewer_page, viewer_text
 from clusterdash.backends import (
@@ -31,6 +30,7 @@ from clusterdash.backends import (
     get_backend,
 )
 from clusterdash.backends.types import WorkerSummary
+from info.templatetags.clusterdash import address_segment, segment_url
 
 from . import figures
 from .history import history_of
@@ -151,11 +151,14 @@ def _text_view(view):
     return viewer_text(wrapper)
 
 
+def _worker_url(name: str, address: str) -> str:
+    # The address is percent-encoded once, so the path has no "//" that a
+    # proxy normalising the URL would merge.
+    return segment_url(f"workers:{name}", address_segment(address))
+
+
 def _links(address: str) -> list[tuple[str, str]]:
-    return [
-        (label, reverse(f"workers:{name}", kwargs={"address": address}))
-        for name, label in INDEX_PAGES
-    ]
+    return [(label, _worker_url(name, address)) for name, label in INDEX_PAGES]
 
 
 async def _render(request, template, context, status=200):
@@ -178,7 +181,7 @@ async def index(request: HttpRequest, address: str) -> HttpResponse:
 async def plot_page(request: HttpRequest, address: str, page: str) -> HttpResponse:
     """Render one plot page; its script polls the ``.json`` twin."""
     worker = await _find_worker(address)
-    data_url = reverse(f"workers:{page}-data", kwargs={"address": worker.address})
+    data_url = _worker_url(f"{page}-data", worker.address)
     key = request.GET.get("key", "")
     if key and page == "profile":
         data_url += "?" + _query({"key": key})
@@ -231,9 +234,7 @@ async def counters(request: HttpRequest, address: str) -> HttpResponse:
         "worker": worker,
         "links": _links(worker.address),
         "counters": _counter_rows(values),
-        "data_url": reverse(
-            "workers:counters-data", kwargs={"address": worker.address}
-        ),
+        "data_url": _worker_url("counters-data", worker.address),
         "poll_interval": POLL_INTERVAL_MS,
     }
     return await _render(request, "workers/counters.html", context)
@@ -275,5 +276,5 @@ async def sitemap(request: HttpRequest, address: str) -> JsonResponse:
     """List the paths this site serves for the worker."""
     worker = await _find_worker(address)
     paths = [url for _, url in _links(worker.address)]
-    paths.append(reverse("workers:index", kwargs={"address": worker.address}))
+    paths.append(_worker_url("index", worker.address))
     return JsonResponse({"paths": sorted(paths)})

@@ -27,22 +27,25 @@ def query_int(request, name: str, default: int = 0, minimum: int = 0) -> int:
 
 def relative_redirect(request, target: str, status: int = 302):
     """
-    Redirect to the reversed path ``target`` with a relative Location.
+    Redirect to the reversed path ``target`` in one hop.
 
-    A relative Location keeps working when a proxy serves the site under a
-    prefix it does not tell Django about. Both paths are compared without
-    the script prefix, so the result is the same whether or not it is set.
+    With a known script prefix (``FORCE_SCRIPT_NAME`` or daphne's
+    ``--root-path``), ``target`` already carries it and the Location is that
+    absolute path. Without one, the Location is relative, which keeps working
+    when a proxy serves the site under a prefix it does not tell Django about.
     """
     prefix = get_script_prefix()
-    if target.startswith(prefix):
-        target = "/" + target.removeprefix(prefix)
-    current = request.path_info
-    # TODO: a request for the bare prefix without its trailing slash reaches
-    # Django as the prefix plus "/", so the Location is one level off there.
-    base = current if current.endswith("/") else posixpath.dirname(current)
-    location = posixpath.relpath(target, base or "/")
-    if target.endswith("/") and not location.endswith("/"):
-        location += "/"
+    if prefix != "/":
+        location = target
+    else:
+        current = request.path_info
+        # NOTE: without a configured prefix, a request for the bare prefix
+        # without its trailing slash reaches Django as "/", so the relative
+        # Location is one level off there.
+        base = current if current.endswith("/") else posixpath.dirname(current)
+        location = posixpath.relpath(target, base or "/")
+        if target.endswith("/") and not location.endswith("/"):
+            location += "/"
     response = HttpResponseRedirect(location)
     response.status_code = status
     return response

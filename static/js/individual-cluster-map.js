@@ -221,18 +221,22 @@
 
   let retryMs = RETRY_FIRST_MS;
 
+  function connectFailure(url) {
+    return (
+      "Live updates could not connect: the websocket " + url + " did not " +
+      "open. If the dashboard is behind a proxy, the proxy must forward " +
+      "websocket upgrades (the Upgrade and Connection headers); see " +
+      "docs/deployment.md in clusterdash."
+    );
+  }
+
   function connect() {
     const url = eventStreamUrl();
     const socket = new WebSocket(url);
     let opened = false;
     const notice = window.setTimeout(function () {
       if (!opened) {
-        setStatus(
-          "Live updates could not connect to " + url + ". If the dashboard is " +
-            "behind a proxy, it must forward websocket upgrades (see the " +
-            "deployment documentation).",
-          true
-        );
+        setStatus(connectFailure(url) + " Still waiting for it.", true);
       }
     }, NOTICE_AFTER_MS);
     socket.addEventListener("open", function () {
@@ -256,10 +260,15 @@
     socket.addEventListener("close", function (close) {
       window.clearTimeout(notice);
       const seconds = Math.round(retryMs / 1000);
-      setStatus(
-        "Event stream closed (code " + close.code + "); retrying in " + seconds + " s",
-        !opened
-      );
+      if (opened) {
+        setStatus(
+          "Event stream closed (code " + close.code + "); retrying in " + seconds +
+            " s",
+          false
+        );
+      } else {
+        setStatus(connectFailure(url) + " Retrying in " + seconds + " s.", true);
+      }
       window.setTimeout(connect, retryMs);
       retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
     });

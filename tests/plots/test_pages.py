@@ -39,7 +39,7 @@ async def test_individual_page_loads_local_assets(viewer_async_client, backend):
 
 
 async def test_individual_page_may_be_framed(viewer_async_client, backend, settings):
-    settings.CLUSTERDASH_FRAME_ANCESTORS = ["http://127.0.0.1:8888"]
+    settings.CLUSTERDASH_ALLOWED_ORIGINS = ["http://127.0.0.1:8888"]
     response = await viewer_async_client.get("/individual-progress")
     assert response.status_code == 200
     assert "X-Frame-Options" not in response
@@ -87,7 +87,7 @@ def test_individual_plots_json_shape(viewer_client):
 
 
 def test_individual_plots_json_cors_for_listed_origins(viewer_client, settings):
-    settings.CLUSTERDASH_FRAME_ANCESTORS = ["http://127.0.0.1:8888"]
+    settings.CLUSTERDASH_ALLOWED_ORIGINS = ["http://127.0.0.1:8888"]
     listed = viewer_client.get(
         "/individual-plots.json", headers={"Origin": "http://127.0.0.1:8888"}
     )

@@ -86,9 +86,9 @@ def test_index_links_every_page(viewer_client, addresses):
         assert response.status_code == 200
         body = response.content.decode()
         for page in ("status", "counters", "crossfilter", "system", "profile"):
-            assert f"/workers/{address}/{page}" in body
+            assert f"/workers/{quote(address, safe='')}/{page}" in body
         for page in ("profile-server", "health", "metrics", "sitemap.json"):
-            assert f"/workers/{address}/{page}" in body
+            assert f"/workers/{quote(address, safe='')}/{page}" in body
 
 
 def test_plot_pages_embed_bokeh(viewer_client, addresses):
@@ -98,7 +98,7 @@ def test_plot_pages_embed_bokeh(viewer_client, addresses):
             assert response.status_code == 200, (address, page)
             body = response.content.decode()
             assert "bokeh/static/js/bokeh.min.js" in body
-            assert f'data-url="/workers/{address}/{page}.json"' in body
+            assert f'data-url="/workers/{quote(address, safe="")}/{page}.json"' in body
             assert 'id="worker-plot-item"' in body
             assert "href=./" not in body
 
@@ -221,9 +221,9 @@ def test_metrics_scrape_twice(viewer_client, addresses):
 def test_sitemap_lists_pages(viewer_client, addresses):
     for address in addresses:
         paths = viewer_client.get(url(address, "sitemap.json")).json()["paths"]
-        assert f"/workers/{address}/status" in paths
-        assert f"/workers/{address}/metrics" in paths
-        assert f"/workers/{address}/sitemap.json" in paths
+        assert f"/workers/{quote(address, safe='')}/status" in paths
+        assert f"/workers/{quote(address, safe='')}/metrics" in paths
+        assert f"/workers/{quote(address, safe='')}/sitemap.json" in paths
         assert paths == sorted(paths)
 
 
