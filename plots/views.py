@@ -20,7 +20,7 @@ from django.http import (
 )
 from django.shortcuts import render
 from django.templatetags.static import static
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.clickjacking import xframe_options_exempt
 
@@ -81,13 +81,24 @@ async def individual(request: HttpRequest, name: str) -> HttpResponse:
 
 @viewer_api
 def individual_plots(request: HttpRequest) -> JsonResponse:
-    """List the individual plots as Dask does: display name -> path."""
-    plots = {
+    """
+    List the individual plots as Dask does: display name -> path.
+
+    At the site root the paths are Dask's own (``/individual-graph``).
+    Under a URL prefix they are relative to the prefix (``individual-graph``):
+    JupyterLab's Dask extension appends each value to the dashboard URL it
+    was given, so a path that repeated the prefix would double it, while a
+    relative path also resolves under the prefix in a browser.
+    """
+    paths = {
         display_name(name): reverse("plots:individual", args=[name])
         for name in INDIVIDUAL
     }
-    plots["Individual Cluster Map"] = static("individual-cluster-map.html")
-    response = JsonResponse(plots)
+    paths["Individual Cluster Map"] = static("individual-cluster-map.html")
+    prefix = get_script_prefix()
+    if prefix != "/":
+        paths = {name: path.removeprefix(prefix) for name, path in paths.items()}
+    response = JsonResponse(paths)
     # JupyterLab's Dask extension reads this list from its own origin, the
     # same origins that may frame the plots.
     origin = request.headers.get("Origin")

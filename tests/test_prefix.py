@@ -47,8 +47,9 @@ def test_redirects_keep_prefix(prefixed, staff_client, path, location):
     assert response["Location"] == location
 
 
-async def test_sitemap_paths_keep_prefix(prefixed):
-    response = await AsyncClient().get("/sitemap.json")
+@pytest.mark.django_db(transaction=True)
+async def test_sitemap_paths_keep_prefix(prefixed, viewer_async_client):
+    response = await viewer_async_client.get("/sitemap.json")
     assert response.status_code == 200
     paths = json.loads(response.content)["paths"]
     assert PREFIX + "/status" in paths
@@ -58,8 +59,22 @@ async def test_sitemap_paths_keep_prefix(prefixed):
         assert "//" not in path, path
 
 
+def test_plot_list_relative_to_prefix(prefixed, viewer_client):
+    plots = viewer_client.get("/individual-plots.json").json()
+    assert plots["Individual Task Stream"] == "individual-task-stream"
+    assert plots["Individual Cluster Map"] == "statics/individual-cluster-map.html"
+    for path in plots.values():
+        assert not path.startswith("/"), path
+
+
+def test_plot_list_at_root_matches_dask(viewer_client):
+    plots = viewer_client.get("/individual-plots.json").json()
+    assert plots["Individual Task Stream"] == "/individual-task-stream"
+    assert plots["Individual Cluster Map"] == "/statics/individual-cluster-map.html"
+
+
 @override_settings(FORCE_SCRIPT_NAME=None)
-def test_relative_redirect_without_prefix(client):
-    response = client.get("/info/")
+def test_relative_redirect_without_prefix(viewer_client):
+    response = viewer_client.get("/info/")
     assert response.status_code == 302
     assert response["Location"] == "main/workers.html"

@@ -8,6 +8,10 @@ from django.test import override_settings
 
 from clusterdash.websocket_origin import SiteOriginValidator
 
+# Channels closes stale database connections around each handshake, which
+# touches the test database once an earlier test has opened it.
+pytestmark = pytest.mark.django_db
+
 
 async def _accepting(scope, receive, send):
     await receive()

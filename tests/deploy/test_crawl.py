@@ -68,8 +68,9 @@ def _crawl_paths(origin: str, worker: str) -> list[str]:
         elif "(" not in route:
             paths.append(path)
     for url in json.loads(plots.body).values():
-        assert url.startswith(PREFIX), url
-        paths.append(url)
+        # Relative to the prefix, as JupyterLab's Dask extension joins them.
+        assert not url.startswith("/"), url
+        paths.append(PREFIX + url)
     return sorted(set(paths))
 
 
