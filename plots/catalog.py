@@ -202,6 +202,14 @@ INDIVIDUAL: dict[str, tuple[str, Callable[[], Panel]]] = {
 }
 
 
+#: Individual plots that older Dask versions served, by the plot that now
+#: shows the same data. They are served for old links and bookmarks, but
+#: ``/individual-plots.json`` lists only Dask's current names.
+ALIASES: dict[str, str] = {
+    "nbytes": "cluster-memory",
+}
+
+
 def individual_app_name(name: str) -> str:
     """Return the registry name of the individual plot ``name``."""
     return f"individual-{name}"

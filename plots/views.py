@@ -36,7 +36,7 @@ from clusterdash.backends.exceptions import SchedulerUnavailable
 from clusterdash.framing import frame_ancestors_policy
 
 from . import bokeh_server
-from .catalog import INDIVIDUAL, PAGES, display_name, individual_app_name
+from .catalog import ALIASES, INDIVIDUAL, PAGES, display_name, individual_app_name
 from .panels import format_bytes
 
 
@@ -70,8 +70,11 @@ def page_view(name: str):
 @viewer_page
 async def individual(request: HttpRequest, name: str) -> HttpResponse:
     """Serve one plot alone, for iframes such as JupyterLab's dask panes."""
+    name = ALIASES.get(name, name)
     if name not in INDIVIDUAL:
         raise Http404(f"No individual plot named {name!r}.")
+    # An alias opens the session of the plot it names, so its websocket
+    # goes to that plot's path.
     socket_path = reverse("plots:individual", args=[name])
     context = await _bokeh_context(individual_app_name(name), socket_path)
     response = await sync_to_async(render)(request, "plots/individual.html", context)

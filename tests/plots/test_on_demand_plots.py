@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+import time
 
 import pytest
 from distributed import Event
@@ -12,6 +15,8 @@ from plots.graph_plots import TaskGraph, TaskGroups, layered_layout
 from plots.panels import SHARED
 from plots.profile_plots import Profile
 from plots.system_plots import BandwidthTypes, SchedulerSystem
+
+from .clusters import backend_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -130,3 +135,73 @@ def test_hardware_get_does_not_run_benchmark(viewer_client, backend):
 def test_hardware_post_needs_staff(viewer_client, backend):
     response = viewer_client.post("/hardware")
     assert response.status_code == 403
+
+
+#: Starts a cluster, runs a map_partitions call that passes another
+#: collection's lazy head as a keyword, keeps the result in memory, prints
+#: the scheduler address and waits for a line on stdin. Dask's own /groups
+#: page answered 500 on the task groups this builds.
+COLLECTION_KEYWORD = """
+import sys
+import dask.dataframe as dd
+import pandas as pd
+from distributed import Client, LocalCluster
+
+with LocalCluster(
+    n_workers=2, threads_per_worker=1, processes=False, protocol="tcp",
+    host="127.0.0.1", scheduler_port=0, dashboard_address=None,
+) as cluster, Client(cluster) as client:
+    frame = dd.from_pandas(pd.DataFrame({"x": range(40)}), npartitions=4)
+    other = dd.from_pandas(pd.DataFrame({"y": range(40)}), npartitions=4)
+    head = other.head(1, compute=False)
+    mapped = frame.map_partitions(lambda part, other: part + len(other), other=head)
+    persisted = client.persist(mapped)
+    assert len(persisted.compute()) == 40
+    print(cluster.scheduler_address, flush=True)
+    sys.stdin.readline()
+"""
+
+
+@pytest.fixture
+def collection_keyword_backend():
+    """Point the backend at a cluster that ran the map_partitions reproducer."""
+    pytest.importorskip("dask.dataframe")
+    # The cluster runs in its own process because importing daphne loads
+    # twisted.persisted.styles, whose pickle reducer for bound methods
+    # breaks the classmethods in dask.dataframe's task specs when a
+    # scheduler in this process forwards them to workers.
+    process = subprocess.Popen(
+        [sys.executable, "-c", COLLECTION_KEYWORD],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        address = process.stdout.readline().strip()
+        assert address.startswith("tcp://127.0.0.1:"), address
+        with backend_for(address) as backend:
+            yield backend
+    finally:
+        process.communicate("\n", timeout=60)
+
+
+def test_groups_survive_collection_keyword(collection_keyword_backend, viewer_client):
+    backend = collection_keyword_backend
+    groups = TaskGroups()
+    for _ in range(30):
+        asyncio.run(_refresh(groups, backend))
+        if len(set(groups.source.data["group"])) >= 2:
+            break
+        time.sleep(0.2)
+    assert not groups._failing, groups.notice.text
+    # The persisted result and its input stay in memory. The head and
+    # repartition groups are released once the result is computed.
+    names = set(groups.source.data["group"])
+    assert any(name.startswith("frompandas-") for name in names), names
+    assert any(name.startswith("lambda-") for name in names), names
+    for path in ("/groups", "/individual-groups", "/status"):
+        response = viewer_client.get(path)
+        assert response.status_code == 200, path
+    sitemap = viewer_client.get("/sitemap.json")
+    assert sitemap.status_code == 200
+    assert "/groups" in sitemap.json()["paths"]

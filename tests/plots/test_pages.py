@@ -173,3 +173,67 @@ async def test_websocket_without_bokeh_subprotocol_is_closed(backend):
     communicator = WebsocketCommunicator(application, "/individual-cpu/ws")
     connected, _ = await communicator.connect()
     assert not connected
+
+
+TITLE = re.compile(r"<title>(.*?)</title>", re.DOTALL)
+
+
+def _title(html: str) -> str:
+    return TITLE.search(html).group(1).strip()
+
+
+async def test_nbytes_serves_cluster_memory(viewer_async_client, backend):
+    response = await viewer_async_client.get("/individual-nbytes")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert _title(html) == "Dask: ClusterMemory"
+    # The session belongs to the cluster memory plot, so the websocket
+    # opens on that plot's path.
+    assert '"/individual-cluster-memory"' in html
+    plots = (await viewer_async_client.get("/individual-plots.json")).json()
+    assert "Individual Nbytes" not in plots
+
+
+def test_page_titles_name_the_page(viewer_client, backend):
+    titles = {}
+    for name, (title, _) in PAGES.items():
+        html = viewer_client.get(reverse(f"plots:{name}")).content.decode()
+        titles[name] = _title(html)
+        assert title in titles[name], name
+    for name, (component, _) in INDIVIDUAL.items():
+        path = reverse("plots:individual", args=[name])
+        html = viewer_client.get(path).content.decode()
+        titles[f"individual-{name}"] = _title(html)
+        assert titles[f"individual-{name}"] == f"Dask: {component}", name
+    assert "Dask Diagnostic UI" not in titles.values()
+    page_titles = [titles[name] for name in PAGES]
+    assert len(set(page_titles)) == len(page_titles)
+
+
+def test_hardware_post_needs_csrf_token(staff_user, backend):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff_user)
+    form = client.get("/hardware")
+    assert form.status_code == 200
+    assert 'name="csrfmiddlewaretoken"' in form.content.decode()
+    response = client.post("/hardware")
+    assert response.status_code == 403
+    assert "<table" not in response.content.decode()
+
+
+@pytest.mark.slow
+def test_hardware_post_runs_benchmark(staff_user, backend):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff_user)
+    form = client.get("/hardware").content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+    response = client.post("/hardware", {"csrfmiddlewaretoken": token})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<table" in html
+    assert "100 MiB" in html
+    assert "/s</td>" in html

@@ -7,10 +7,12 @@ import dataclasses
 import time
 
 import pytest
+from bokeh.core.property.vectorization import Value
 from bokeh.document import Document
-from bokeh.models import ColumnDataSource, Div
+from bokeh.models import ColumnDataSource, Div, Glyph
 from distributed import Event
 
+from plots import panels
 from plots.catalog import INDIVIDUAL, PAGES
 from plots.panels import Panel
 from plots.task_plots import (
@@ -157,6 +159,7 @@ def test_progress_counts_states_by_prefix(backend, dask_client, wait_for_snapsho
 
 def test_failing_panel_shows_own_notice(backend, settings, wait_for_snapshot, caplog):
     settings.CLUSTERDASH_PLOTS_FAILING = ["cpu"]
+    panels._last_logged.pop("cpu", None)
     snapshot = wait_for_snapshot(lambda s: len(s.workers) == 2)
     failing = CPUBars()
     healthy = ProcessingBars()
@@ -168,7 +171,68 @@ def test_failing_panel_shows_own_notice(backend, settings, wait_for_snapshot, ca
     assert not healthy.notice.visible
     assert len(healthy.source.data["worker"]) == 2
     records = [r for r in caplog.records if "Plot cpu failed" in r.getMessage()]
-    assert len(records) <= 1
+    assert len(records) == 1
+    assert records[0].exc_info is not None
+    # A minute after the last record, the next failure is logged again.
+    panels._last_logged["cpu"] -= panels.ERROR_LOG_INTERVAL + 1
+    failing.run(snapshot, None)
+    records = [r for r in caplog.records if "Plot cpu failed" in r.getMessage()]
+    assert len(records) == 2
+
+
+def test_failing_panel_leaves_page_live(backend, settings, wait_for_snapshot):
+    settings.CLUSTERDASH_PLOTS_FAILING = ["task-stream"]
+    wait_for_snapshot(lambda s: len(s.workers) == 2)
+    doc = Document()
+    PAGES["status"][1](doc)
+    for callback in doc.session_callbacks:
+        asyncio.run(callback.callback())
+    notices = [d.text for d in doc.select({"type": Div}) if d.visible]
+    failed = [text for text in notices if text.startswith("This plot failed")]
+    assert failed == [
+        "This plot failed to update: RuntimeError: plot task-stream was set to fail"
+    ]
+    # The worker bars beside the failing task stream still list both workers.
+    workers = [
+        set(source.data["worker"])
+        for source in doc.select({"type": ColumnDataSource})
+        if "worker" in source.data
+    ]
+    assert any(len(names) == 2 for names in workers)
+
+
+#: Colours a plot may use besides the palette: the neutral grey, and white
+#: for outlines between rectangles.
+NEUTRAL_COLOURS = {panels.GREY, "white", None}
+
+
+def _fixed_colours(model) -> set:
+    colours = set()
+    values = model.properties_with_values()
+    for name in ("fill_color", "line_color"):
+        # A column reference is a Field, and only a Value is a fixed colour.
+        spec = values.get(name)
+        if isinstance(spec, Value):
+            colours.add(spec.value)
+    return colours
+
+
+@pytest.mark.parametrize("name", sorted(INDIVIDUAL))
+def test_plot_colours_come_from_palette(name, backend, dask_client, wait_for_snapshot):
+    futures = dask_client.map(_inc, range(10), key=[f"palette-{i}" for i in range(10)])
+    dask_client.gather(futures)
+    snapshot = wait_for_snapshot(lambda s: any(p.name == "palette" for p in s.prefixes))
+    panel: Panel = INDIVIDUAL[name][1]()
+    asyncio.run(panel.refresh(snapshot, None))
+    allowed = set(panels.PALETTE) | NEUTRAL_COLOURS
+    used = set()
+    for model in panel.root.references():
+        if isinstance(model, ColumnDataSource):
+            used.update(model.data.get("color", []))
+        elif isinstance(model, Glyph):
+            used.update(_fixed_colours(model))
+    assert used <= allowed, used - allowed
+    del futures
 
 
 def test_unreachable_scheduler_is_worded():
