@@ -6,7 +6,6 @@ import logging
 import sys
 
 import pytest
-from django.test import AsyncClient
 
 from plots import gpu_plots
 from plots.catalog import INDIVIDUAL
