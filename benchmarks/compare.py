@@ -27,6 +27,7 @@ import datetime
 import json
 import logging
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -174,9 +175,15 @@ def measure_latency(run: Run) -> dict:
         results[path] = {}
         for dashboard in run.dashboards:
             logger.info("wrk %s %s", dashboard.name, path)
-            results[path][dashboard.name] = measures.run_wrk(
-                dashboard, path, 4, run.scale.wrk_seconds
-            )
+            try:
+                results[path][dashboard.name] = measures.run_wrk(
+                    dashboard, path, 4, run.scale.wrk_seconds
+                )
+            except (OSError, subprocess.SubprocessError, RuntimeError) as exc:
+                # An error page (a 503 when a scheduler call timed out) is a
+                # result too, but wrk must not time it as a success.
+                logger.warning("%s %s failed: %r", dashboard.name, path, exc)
+                results[path][dashboard.name] = {"error": repr(exc)}
     return results
 
 
@@ -250,7 +257,8 @@ def measure_eventstream(run: Run) -> dict:
     return results
 
 
-def run_all(servers: Servers, client: Client, scale: Scale) -> dict:
+def run_all(servers: Servers, client: Client, scale: Scale, save) -> dict:
+    """Run every measurement, calling ``save(results)`` after each one."""
     dashboards = [
         Dashboard("clusterdash", servers.clusterdash_url, servers.session_cookie),
         Dashboard("dask", servers.dask_url),
@@ -261,12 +269,24 @@ def run_all(servers: Servers, client: Client, scale: Scale) -> dict:
         "scheduler"
     ]
     # The measurements that leave Dask's Bokeh sessions behind come last.
-    results = {"latency": measure_latency(run)}
-    results["map"] = measure_map(run)
-    results["cpu"] = measure_tabs(run)
-    results["eventstream"] = measure_eventstream(run)
-    results["latency"][STATUS] = measure_first_loads(run)
-    results["responsiveness"] = measure_responsiveness(run)
+    sections = [
+        ("latency", measure_latency),
+        ("map", measure_map),
+        ("cpu", measure_tabs),
+        ("eventstream", measure_eventstream),
+        ("first_loads", measure_first_loads),
+        ("responsiveness", measure_responsiveness),
+    ]
+    results: dict = {}
+    for name, measure in sections:
+        try:
+            results[name] = measure(run)
+        except Exception as exc:  # noqa: BLE001 (the other sections still run)
+            logger.exception("measurement %s failed", name)
+            results[name] = {"error": repr(exc)}
+        save(results)
+    if "error" not in results["first_loads"] and "error" not in results["latency"]:
+        results["latency"][STATUS] = results["first_loads"]
     results["measure_seconds"] = time.monotonic() - started
     return results
 
@@ -305,7 +325,7 @@ def describe_versions() -> dict:
     return versions
 
 
-def run_scale(name: str, scale: Scale) -> dict:
+def run_scale(name: str, scale: Scale, partial_file: Path) -> dict:
     record = {
         "scale": name,
         "settings": asdict(scale),
@@ -314,6 +334,10 @@ def run_scale(name: str, scale: Scale) -> dict:
         "versions": describe_versions(),
     }
     started = time.monotonic()
+
+    def save_partial(results: dict) -> None:
+        partial_file.write_text(json.dumps({**record, **results}, indent=1) + "\n")
+
     with tempfile.TemporaryDirectory(prefix="clusterdash-compare-") as work_dir:
         servers = Servers(Path(work_dir))
         client = None
@@ -327,7 +351,7 @@ def run_scale(name: str, scale: Scale) -> dict:
             scheduler_rss = PeakRSS(servers.scheduler.pid)
             logger.info("holding %d tasks", scale.held_tasks)
             held = hold_tasks(client, scale.held_tasks)
-            record.update(run_all(servers, client, scale))
+            record.update(run_all(servers, client, scale, save_partial))
             record["rss"] = {
                 "clusterdash": daphne_rss.close(),
                 "dask": scheduler_rss.close(),
@@ -359,6 +383,8 @@ def main() -> None:
         help="tasks in the timed map, instead of the scale's default",
     )
     args = parser.parse_args()
+    # SIGTERM unwinds like Ctrl-C, so the servers this run started are stopped.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr
     )
@@ -369,11 +395,13 @@ def main() -> None:
     if args.map_tasks:
         scale = dataclasses.replace(scale, map_tasks=args.map_tasks)
         command += f" --map-tasks {args.map_tasks}"
-    record = run_scale(args.scale, scale)
-    record["command"] = command
     results_dir = args.output.parent / "results"
-    results_dir.mkdir(exist_ok=True)
+    results_dir.mkdir(parents=True, exist_ok=True)
     results_file = results_dir / f"compare-{args.scale}.json"
+    partial_file = results_dir / f"partial-{args.scale}.json"
+    record = run_scale(args.scale, scale, partial_file)
+    record["command"] = command
+    partial_file.unlink(missing_ok=True)
     results_file.write_text(json.dumps(record, indent=1) + "\n")
     report.update_page(args.output, results_dir)
     logger.info("wrote %s and %s", results_file, args.output)

@@ -10,6 +10,7 @@ the tables of the others.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -78,6 +79,8 @@ Targets, judged for each scale:
 
 
 def number(value: float) -> str:
+    if math.isnan(value):
+        return "n/a"
     if abs(value) >= 100:
         return f"{value:,.0f}"
     if abs(value) >= 10:
@@ -86,27 +89,32 @@ def number(value: float) -> str:
 
 
 def ratio(first: float, second: float) -> str:
-    if second == 0:
+    if second == 0 or math.isnan(first) or math.isnan(second):
         return "–"
     return f"{first / second:.2f}"
 
 
-def table_rows(record: dict) -> list[tuple[str, float, float]]:
-    """Return (measure, clusterdash value, Dask value) rows of one scale."""
+def latency_rows(record: dict) -> list[tuple[str, float, float]]:
     rows = []
     for path in ENDPOINT_ORDER:
-        by_dashboard = record["latency"][path]
+        by_dashboard = record["latency"].get(path, {})
         for key, label in (
             ("p50_ms", "p50 (ms)"),
             ("p99_ms", "p99 (ms)"),
             ("requests_per_s", "requests/s"),
         ):
-            values = [by_dashboard[name][key] for name in DASHBOARDS]
+            values = [
+                by_dashboard.get(name, {}).get(key, math.nan) for name in DASHBOARDS
+            ]
             name = "`/status` first load" if path == "/status" else f"`{path}`"
             rows.append((f"{name} {label}", *values))
+    return rows
+
+
+def cpu_rows(record: dict) -> list[tuple[str, float, float]]:
     cpu = record["cpu"]
     idle = cpu["0"]["scheduler"]
-    rows.append(("scheduler CPU, no tab (% of a core)", idle, idle))
+    rows = [("scheduler CPU, no tab (% of a core)", idle, idle)]
     many = record["settings"]["many_tabs"]
     for tabs in (1, many):
         values = [cpu[f"{name}-{tabs}"]["scheduler"] for name in DASHBOARDS]
@@ -116,17 +124,33 @@ def table_rows(record: dict) -> list[tuple[str, float, float]]:
     for tabs in (1, many):
         values = [cpu[f"{name}-{tabs}"]["daphne"] for name in DASHBOARDS]
         rows.append((f"daphne CPU, {tabs} `/status` tab(s) (%)", *values))
+    loaded = [cpu[f"{name}-{many}"].get("tabs_loaded", many) for name in DASHBOARDS]
+    rows.append((f"tabs whose document loaded, of {many}", *loaded))
+    return rows
+
+
+def map_rows(record: dict) -> list[tuple[str, float, float]]:
     mapped = record["map"]
-    rows.append(("map wall time, no tab (s)", mapped["none"], mapped["none"]))
+    rows = [("map wall time, no tab (s)", mapped["none"], mapped["none"])]
     values = [mapped[name] for name in DASHBOARDS]
     rows.append(("map wall time, `/status` `/tasks` `/graph` open (s)", *values))
     slowdowns = [100 * (mapped[name] / mapped["none"] - 1) for name in DASHBOARDS]
     rows.append(("map slowdown with those tabs (%)", *slowdowns))
+    return rows
+
+
+def eventstream_rows(record: dict) -> list[tuple[str, float, float]]:
     events = record["eventstream"]
+    rows = []
     for key, label in (("events_per_s", "events/s"), ("lost", "events lost")):
         values = [events[name][key] for name in DASHBOARDS]
         rows.append((f"`/eventstream` to 50 clients, {label}", *values))
+    return rows
+
+
+def responsiveness_rows(record: dict) -> list[tuple[str, float, float]]:
     response = record["responsiveness"]
+    rows = []
     for key, label in (
         ("submit_p50_ms", "submit round trip p50 (ms)"),
         ("submit_p99_ms", "submit round trip p99 (ms)"),
@@ -137,31 +161,75 @@ def table_rows(record: dict) -> list[tuple[str, float, float]]:
             values = [response[f"{state}-{name}"][key] for name in DASHBOARDS]
             when = "idle" if state == "idle" else "under a `/status` burst"
             rows.append((f"{label}, {when}", *values))
-    rss = [record["rss"][name] / 2**20 for name in DASHBOARDS]
-    rows.append(("peak RSS: daphne / Dask's scheduler (MiB)", *rss))
     return rows
+
+
+def rss_rows(record: dict) -> list[tuple[str, float, float]]:
+    rss = [record["rss"][name] / 2**20 for name in DASHBOARDS]
+    return [("peak RSS: daphne / Dask's scheduler (MiB)", *rss)]
+
+
+ROW_GROUPS = [
+    ("latency", latency_rows),
+    ("CPU", cpu_rows),
+    ("map", map_rows),
+    ("event stream", eventstream_rows),
+    ("responsiveness", responsiveness_rows),
+    ("peak RSS", rss_rows),
+]
+
+
+def table_rows(record: dict) -> list[tuple[str, float, float]]:
+    """Return (measure, clusterdash value, Dask value) rows of one scale.
+
+    A group whose measurement failed gets one row of ``nan`` values.
+    """
+    rows = []
+    for group, build in ROW_GROUPS:
+        try:
+            rows += build(record)
+        except (KeyError, TypeError, ZeroDivisionError):
+            rows.append((f"{group}: not measured", math.nan, math.nan))
+    return rows
+
+
+def lookup(record: dict, *keys: str) -> float:
+    """Return the number at ``record[key][key]...``, or ``nan`` if it is missing."""
+    value = record
+    for key in keys:
+        if not isinstance(value, dict) or key not in value:
+            return math.nan
+        value = value[key]
+    return float(value)
 
 
 def target_checks(record: dict) -> list[tuple[str, str, bool]]:
     """Return (target, measured value, met) for the targets of one scale."""
-    cpu = record["cpu"]
     many = record["settings"]["many_tabs"]
-    idle = cpu["0"]["scheduler"]
-    overhead = {name: cpu[f"{name}-{many}"]["scheduler"] - idle for name in DASHBOARDS}
-    one_tab = cpu["clusterdash-1"]["scheduler"]
-    ten_tabs = cpu[f"clusterdash-{many}"]["scheduler"]
-    latency = record["latency"]
-    mapped = record["map"]
-    events = record["eventstream"]["clusterdash"]
-    response = record["responsiveness"]
-    idle_submit = response["idle-clusterdash"]["submit_p50_ms"]
-    burst_submit = response["burst-clusterdash"]["submit_p50_ms"]
+    idle = lookup(record, "cpu", "0", "scheduler")
+    overhead = {
+        name: lookup(record, "cpu", f"{name}-{many}", "scheduler") - idle
+        for name in DASHBOARDS
+    }
+    one_tab = lookup(record, "cpu", "clusterdash-1", "scheduler")
+    ten_tabs = lookup(record, "cpu", f"clusterdash-{many}", "scheduler")
+    mapped = {name: lookup(record, "map", name) for name in ("none", "clusterdash")}
+    events = {
+        key: lookup(record, "eventstream", "clusterdash", key)
+        for key in ("events_per_s", "lost")
+    }
+    idle_submit = lookup(record, "responsiveness", "idle-clusterdash", "submit_p50_ms")
+    burst_submit = lookup(
+        record, "responsiveness", "burst-clusterdash", "submit_p50_ms"
+    )
 
     def p50_ratio(path: str) -> float:
-        values = latency[path]
-        return values["clusterdash"]["p50_ms"] / values["dask"]["p50_ms"]
+        ours = lookup(record, "latency", path, "clusterdash", "p50_ms")
+        return ours / lookup(record, "latency", path, "dask", "p50_ms")
 
-    workers_p99 = latency["/info/main/workers.html"]["clusterdash"]["p99_ms"]
+    workers_p99 = lookup(
+        record, "latency", "/info/main/workers.html", "clusterdash", "p99_ms"
+    )
     slowdown = 100 * (mapped["clusterdash"] / mapped["none"] - 1)
     checks: list[tuple[str, str, Callable[[], bool]]] = [
         (
@@ -196,7 +264,7 @@ def target_checks(record: dict) -> list[tuple[str, str, bool]]:
         ),
         (
             "10,000 events/s to 50 clients, none lost",
-            f"{number(events['events_per_s'])}/s, {events['lost']:.0f} lost",
+            f"{number(events['events_per_s'])}/s, {number(events['lost'])} lost",
             lambda: events["events_per_s"] >= 10_000 and events["lost"] == 0,
         ),
         (
@@ -206,6 +274,21 @@ def target_checks(record: dict) -> list[tuple[str, str, bool]]:
         ),
     ]
     return [(target, measured, met()) for target, measured, met in checks]
+
+
+def judged_targets(record: dict) -> list[tuple[str, str, str]]:
+    """Return (target, measured value, met / missed) rows, or one failure row."""
+    try:
+        checks = target_checks(record)
+    except (KeyError, TypeError, ZeroDivisionError) as exc:
+        return [("all targets", f"not measured ({exc!r})", "missed")]
+    rows = []
+    for target, measured, met in checks:
+        if "n/a" in measured or "nan" in measured:
+            rows.append((target, measured, "not measured"))
+        else:
+            rows.append((target, measured, "met" if met else "missed"))
+    return rows
 
 
 def render_scale(record: dict) -> str:
@@ -246,8 +329,8 @@ def render_scale(record: dict) -> str:
             f"| {label} | {number(ours)} | {number(theirs)} | {ratio(ours, theirs)} |"
         )
     lines += ["", "| target | measured | result |", "|---|---|---|"]
-    for target, measured, met in target_checks(record):
-        lines.append(f"| {target} | {measured} | {'met' if met else 'missed'} |")
+    for target, measured, result in judged_targets(record):
+        lines.append(f"| {target} | {measured} | {result} |")
     return "\n".join(lines) + "\n"
 
 

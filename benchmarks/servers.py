@@ -182,7 +182,7 @@ class Servers:
             stderr=open(self.work_dir / "daphne.log", "wb"),  # noqa: SIM115
         )
         self.clusterdash_url = f"http://127.0.0.1:{port}"
-        wait_for_http(f"{self.clusterdash_url}/health", self.daphne, 60)
+        wait_for_http(f"{self.clusterdash_url}/health", self.daphne, 300)
 
     def close(self) -> None:
         stop(self.daphne)
