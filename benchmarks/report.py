@@ -295,17 +295,20 @@ def render_scale(record: dict) -> str:
     settings = record["settings"]
     machine = record["machine"]
     versions = record["versions"]
+    if "total_seconds" in record:
+        took = f"{record['total_seconds'] / 60:.1f} minutes in all."
+    else:
+        took = "stopped before it finished; the rows marked n/a were not reached."
+    load_after = record["machine"].get("load_average_after", ["n/a"])[0]
     lines = [
         f"### Scale `{record['scale']}`: {settings['workers']} workers, "
         f"{settings['held_tasks']:,} tasks held",
         "",
-        f"Run {record['date']}: `{record['command']}`, "
-        f"{record['total_seconds'] / 60:.1f} minutes in all.",
+        f"Run {record['date']}: `{record.get('command', 'compare.py')}`, {took}",
         "",
         f"Machine: {machine['nproc']} CPU cores (`nproc`), {machine['cpu_model']}, "
         f"{machine['ram_gib']} GiB RAM, {machine['system']}; load average "
-        f"{machine['load_average'][0]} before and "
-        f"{machine['load_average_after'][0]} after the run.",
+        f"{machine['load_average'][0]} before and {load_after} after the run.",
         "",
         "Versions: "
         + ", ".join(f"{name} {value}" for name, value in versions.items())
