@@ -72,10 +72,14 @@ def start_daphne(scheduler: str, port: int, var_dir: str) -> subprocess.Popen:
             time.sleep(0.2)
 
 
-async def reader(url: str, prefix: str, expected: int, stats: dict, ready) -> None:
+async def reader(
+    url: str, prefix: str, expected: int, stats: dict, ready, headers=None
+) -> None:
     count = 0
     first = last = None
-    async with websockets.connect(url, max_queue=None) as socket_:
+    async with websockets.connect(
+        url, max_queue=None, additional_headers=headers
+    ) as socket_:
         ready.release()
         try:
             while count < expected:
@@ -96,12 +100,17 @@ async def reader(url: str, prefix: str, expected: int, stats: dict, ready) -> No
         stats["last"] = max(stats["last"], last)
 
 
-async def run(args: argparse.Namespace, url: str, client: Client) -> dict:
+async def run(args: argparse.Namespace, url: str, client: Client, headers=None) -> dict:
+    """Count the messages that ``args.clients`` readers get for new tasks.
+
+    ``headers`` go with every websocket handshake, for example a session
+    cookie.
+    """
     prefix = f"bench-{int(time.time())}"
     stats = {"received": 0, "first": float("inf"), "last": 0.0}
     ready = asyncio.Semaphore(0)
     readers = [
-        asyncio.create_task(reader(url, prefix, args.tasks, stats, ready))
+        asyncio.create_task(reader(url, prefix, args.tasks, stats, ready, headers))
         for _ in range(args.clients)
     ]
     for _ in readers:

@@ -1,0 +1,359 @@
+"""
+Render the results of ``compare.py`` as the comparison section of a page.
+
+The section sits between ``BEGIN`` and ``END`` markers, so a rerun replaces
+it and leaves the rest of the page alone. It is rebuilt from every
+``compare-<scale>.json`` in the results folder, so a run at one scale keeps
+the tables of the others.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+BEGIN = "<!-- compare.py results: begin -->"
+END = "<!-- compare.py results: end -->"
+SCALE_ORDER = ["tiny", "small", "large"]
+DASHBOARDS = ("clusterdash", "dask")
+ENDPOINT_ORDER = [
+    "/health",
+    "/metrics",
+    "/json/counts.json",
+    "/info/main/workers.html",
+    "/info/task/held-0.html",
+    "/individual-plots.json",
+    "/status",
+]
+
+INTRO = """\
+## Comparison with Dask's own dashboard (`compare.py`)
+
+`compare.py` starts one scheduler with Dask's dashboard on
+(`dask scheduler --dashboard-address 127.0.0.1:<port>`, in its own process),
+worker pools of at most 50 single-threaded workers per process
+(`worker_pool.py`), and clusterdash under daphne pointed at the same
+scheduler with its default settings (poll interval 0.5 s), logged in as a
+superuser through the session cookie. It then keeps the scale's number of
+waiting tasks on the scheduler (one root task blocked on a
+`distributed.Event` and its dependents) and measures both dashboards one
+after the other in the same run:
+
+- **latency**: `wrk --latency` for each endpoint, 4 connections, except
+  `/status`: every `GET /status` builds a new Bokeh session, and one
+  Dask `/status` can take longer than a wrk run, so its first loads are
+  timed one after the other with `urllib`;
+- **scheduler CPU**: `psutil` CPU time (user + system) of the scheduler
+  process over the window, in percent of one core, with 0, 1 and 10 headless
+  Chromium tabs on `/status` (after a 5 s settle);
+- **map**: wall time of `client.map(inc, range(N), pure=False)` and `wait`,
+  with no tab, with `/status`, `/tasks` and `/graph` open on Dask's
+  dashboard, and the same three on clusterdash;
+- **event stream**: `eventstream_bench.run`, 50 websocket clients on
+  `/eventstream`, counting the `transition` messages of a burst of tasks;
+- **responsiveness**: the median and p99 of sequential
+  `client.submit(inc, i).result()` round trips and of `GET /health` on the
+  loaded dashboard, idle and while `wrk -c 4` loads that dashboard's
+  `/status`;
+- **peak RSS**: the daphne process, and for Dask the scheduler process that
+  contains its dashboard, sampled every 0.5 s over the whole run.
+
+The "no tab" rows are one measurement shown in both columns. The
+`clusterdash / Dask` column divides the first by the second.
+
+Targets, judged for each scale:
+
+1. scheduler CPU overhead with 10 tabs (10 tabs minus no tab) at most a
+   fifth of Dask's;
+2. clusterdash with 10 tabs costing the scheduler at most 1.2 times one tab;
+3. the map at most 5 % slower with clusterdash's tabs open than with none;
+4. `/metrics` and `/json/counts.json` p50 at most half of Dask's (set for
+   the large scale);
+5. `/info/main/workers.html` p99 under 100 ms (set for the large scale);
+6. at least 10,000 `/eventstream` events/s to 50 clients, none lost;
+7. submit round trip (median) under a clusterdash `/status` burst at most
+   1.5 times idle.
+"""
+
+
+def number(value: float) -> str:
+    if math.isnan(value):
+        return "n/a"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def ratio(first: float, second: float) -> str:
+    if second == 0 or math.isnan(first) or math.isnan(second):
+        return "–"
+    return f"{first / second:.2f}"
+
+
+def latency_rows(record: dict) -> list[tuple[str, float, float]]:
+    rows = []
+    for path in ENDPOINT_ORDER:
+        by_dashboard = record["latency"].get(path, {})
+        for key, label in (
+            ("p50_ms", "p50 (ms)"),
+            ("p99_ms", "p99 (ms)"),
+            ("requests_per_s", "requests/s"),
+        ):
+            values = [
+                by_dashboard.get(name, {}).get(key, math.nan) for name in DASHBOARDS
+            ]
+            name = "`/status` first load" if path == "/status" else f"`{path}`"
+            rows.append((f"{name} {label}", *values))
+    return rows
+
+
+def cpu_rows(record: dict) -> list[tuple[str, float, float]]:
+    cpu = record["cpu"]
+    idle = cpu["0"]["scheduler"]
+    rows = [("scheduler CPU, no tab (% of a core)", idle, idle)]
+    many = record["settings"]["many_tabs"]
+    for tabs in (1, many):
+        values = [cpu[f"{name}-{tabs}"]["scheduler"] for name in DASHBOARDS]
+        rows.append((f"scheduler CPU, {tabs} `/status` tab(s) (%)", *values))
+    overheads = [cpu[f"{name}-{many}"]["scheduler"] - idle for name in DASHBOARDS]
+    rows.append((f"scheduler CPU overhead, {many} tabs minus none (%)", *overheads))
+    for tabs in (1, many):
+        values = [cpu[f"{name}-{tabs}"]["daphne"] for name in DASHBOARDS]
+        rows.append((f"daphne CPU, {tabs} `/status` tab(s) (%)", *values))
+    loaded = [cpu[f"{name}-{many}"].get("tabs_loaded", many) for name in DASHBOARDS]
+    rows.append((f"tabs whose document loaded, of {many}", *loaded))
+    return rows
+
+
+def map_rows(record: dict) -> list[tuple[str, float, float]]:
+    mapped = record["map"]
+    rows = [("map wall time, no tab (s)", mapped["none"], mapped["none"])]
+    values = [mapped[name] for name in DASHBOARDS]
+    rows.append(("map wall time, `/status` `/tasks` `/graph` open (s)", *values))
+    slowdowns = [100 * (mapped[name] / mapped["none"] - 1) for name in DASHBOARDS]
+    rows.append(("map slowdown with those tabs (%)", *slowdowns))
+    return rows
+
+
+def eventstream_rows(record: dict) -> list[tuple[str, float, float]]:
+    events = record["eventstream"]
+    rows = []
+    for key, label in (("events_per_s", "events/s"), ("lost", "events lost")):
+        values = [events[name][key] for name in DASHBOARDS]
+        rows.append((f"`/eventstream` to 50 clients, {label}", *values))
+    return rows
+
+
+def responsiveness_rows(record: dict) -> list[tuple[str, float, float]]:
+    response = record["responsiveness"]
+    rows = []
+    for key, label in (
+        ("submit_p50_ms", "submit round trip p50 (ms)"),
+        ("submit_p99_ms", "submit round trip p99 (ms)"),
+        ("health_p50_ms", "`/health` p50 (ms)"),
+        ("health_p99_ms", "`/health` p99 (ms)"),
+    ):
+        for state in ("idle", "burst"):
+            values = [response[f"{state}-{name}"][key] for name in DASHBOARDS]
+            when = "idle" if state == "idle" else "under a `/status` burst"
+            rows.append((f"{label}, {when}", *values))
+    return rows
+
+
+def rss_rows(record: dict) -> list[tuple[str, float, float]]:
+    rss = [record["rss"][name] / 2**20 for name in DASHBOARDS]
+    return [("peak RSS: daphne / Dask's scheduler (MiB)", *rss)]
+
+
+ROW_GROUPS = [
+    ("latency", latency_rows),
+    ("CPU", cpu_rows),
+    ("map", map_rows),
+    ("event stream", eventstream_rows),
+    ("responsiveness", responsiveness_rows),
+    ("peak RSS", rss_rows),
+]
+
+
+def table_rows(record: dict) -> list[tuple[str, float, float]]:
+    """Return (measure, clusterdash value, Dask value) rows of one scale.
+
+    A group whose measurement failed gets one row of ``nan`` values.
+    """
+    rows = []
+    for group, build in ROW_GROUPS:
+        try:
+            rows += build(record)
+        except (KeyError, TypeError, ZeroDivisionError):
+            rows.append((f"{group}: not measured", math.nan, math.nan))
+    return rows
+
+
+def lookup(record: dict, *keys: str) -> float:
+    """Return the number at ``record[key][key]...``, or ``nan`` if it is missing."""
+    value = record
+    for key in keys:
+        if not isinstance(value, dict) or key not in value:
+            return math.nan
+        value = value[key]
+    return float(value)
+
+
+def target_checks(record: dict) -> list[tuple[str, str, bool]]:
+    """Return (target, measured value, met) for the targets of one scale."""
+    many = record["settings"]["many_tabs"]
+    idle = lookup(record, "cpu", "0", "scheduler")
+    overhead = {
+        name: lookup(record, "cpu", f"{name}-{many}", "scheduler") - idle
+        for name in DASHBOARDS
+    }
+    one_tab = lookup(record, "cpu", "clusterdash-1", "scheduler")
+    ten_tabs = lookup(record, "cpu", f"clusterdash-{many}", "scheduler")
+    mapped = {name: lookup(record, "map", name) for name in ("none", "clusterdash")}
+    events = {
+        key: lookup(record, "eventstream", "clusterdash", key)
+        for key in ("events_per_s", "lost")
+    }
+    idle_submit = lookup(record, "responsiveness", "idle-clusterdash", "submit_p50_ms")
+    burst_submit = lookup(
+        record, "responsiveness", "burst-clusterdash", "submit_p50_ms"
+    )
+
+    def p50_ratio(path: str) -> float:
+        ours = lookup(record, "latency", path, "clusterdash", "p50_ms")
+        return ours / lookup(record, "latency", path, "dask", "p50_ms")
+
+    workers_p99 = lookup(
+        record, "latency", "/info/main/workers.html", "clusterdash", "p99_ms"
+    )
+    slowdown = 100 * (mapped["clusterdash"] / mapped["none"] - 1)
+    checks: list[tuple[str, str, Callable[[], bool]]] = [
+        (
+            f"{many}-tab scheduler overhead at most 1/5 of Dask's",
+            f"{number(overhead['clusterdash'])} % vs {number(overhead['dask'])} %",
+            lambda: overhead["clusterdash"] <= 0.2 * max(overhead["dask"], 0.0),
+        ),
+        (
+            f"{many} tabs at most 1.2 times 1 tab (scheduler CPU)",
+            f"{number(ten_tabs)} % vs {number(one_tab)} %",
+            lambda: ten_tabs <= 1.2 * one_tab,
+        ),
+        (
+            "map at most 5 % slower with clusterdash tabs",
+            f"{slowdown:+.1f} %",
+            lambda: slowdown <= 5.0,
+        ),
+        (
+            "`/metrics` p50 at most half of Dask's",
+            f"ratio {p50_ratio('/metrics'):.2f}",
+            lambda: p50_ratio("/metrics") <= 0.5,
+        ),
+        (
+            "`/json/counts.json` p50 at most half of Dask's",
+            f"ratio {p50_ratio('/json/counts.json'):.2f}",
+            lambda: p50_ratio("/json/counts.json") <= 0.5,
+        ),
+        (
+            "`/info/main/workers.html` p99 under 100 ms",
+            f"{number(workers_p99)} ms",
+            lambda: workers_p99 < 100,
+        ),
+        (
+            "10,000 events/s to 50 clients, none lost",
+            f"{number(events['events_per_s'])}/s, {number(events['lost'])} lost",
+            lambda: events["events_per_s"] >= 10_000 and events["lost"] == 0,
+        ),
+        (
+            "submit round trip under a `/status` burst at most 1.5 times idle",
+            f"{number(burst_submit)} ms vs {number(idle_submit)} ms",
+            lambda: burst_submit <= 1.5 * idle_submit,
+        ),
+    ]
+    return [(target, measured, met()) for target, measured, met in checks]
+
+
+def judged_targets(record: dict) -> list[tuple[str, str, str]]:
+    """Return (target, measured value, met / missed) rows, or one failure row."""
+    try:
+        checks = target_checks(record)
+    except (KeyError, TypeError, ZeroDivisionError) as exc:
+        return [("all targets", f"not measured ({exc!r})", "missed")]
+    rows = []
+    for target, measured, met in checks:
+        if "n/a" in measured or "nan" in measured:
+            rows.append((target, measured, "not measured"))
+        else:
+            rows.append((target, measured, "met" if met else "missed"))
+    return rows
+
+
+def render_scale(record: dict) -> str:
+    settings = record["settings"]
+    machine = record["machine"]
+    versions = record["versions"]
+    if "total_seconds" in record:
+        took = f"{record['total_seconds'] / 60:.1f} minutes in all."
+    else:
+        took = "stopped before it finished; the rows marked n/a were not reached."
+    load_after = record["machine"].get("load_average_after", ["n/a"])[0]
+    lines = [
+        f"### Scale `{record['scale']}`: {settings['workers']} workers, "
+        f"{settings['held_tasks']:,} tasks held",
+        "",
+        f"Run {record['date']}: `{record.get('command', 'compare.py')}`, {took}",
+        "",
+        f"Machine: {machine['nproc']} CPU cores (`nproc`), {machine['cpu_model']}, "
+        f"{machine['ram_gib']} GiB RAM, {machine['system']}; load average "
+        f"{machine['load_average'][0]} before and {load_after} after the run.",
+        "",
+        "Versions: "
+        + ", ".join(f"{name} {value}" for name, value in versions.items())
+        + ".",
+        "",
+        f"Windows: wrk {settings['wrk_seconds']:g} s per endpoint, "
+        f"{settings['status_loads']} first loads of `/status` (at most "
+        f"{settings['status_seconds']:g} s), CPU "
+        f"{settings['cpu_window']:g} s per tab count, map of "
+        f"{settings['map_tasks']:,} tasks, {settings['event_tasks']:,} tasks for "
+        f"the event stream, {settings['round_trips']} round trips per "
+        f"condition (at most {settings['round_trip_budget']:g} s each), and up "
+        f"to {settings['longest_settle']:g} s for the scheduler to settle after "
+        "each load.",
+        "",
+        "| measure | clusterdash | Dask | clusterdash / Dask |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, ours, theirs in table_rows(record):
+        lines.append(
+            f"| {label} | {number(ours)} | {number(theirs)} | {ratio(ours, theirs)} |"
+        )
+    lines += ["", "| target | measured | result |", "|---|---|---|"]
+    for target, measured, result in judged_targets(record):
+        lines.append(f"| {target} | {measured} | {result} |")
+    return "\n".join(lines) + "\n"
+
+
+def render_section(results_dir: Path) -> str:
+    records = []
+    for path in results_dir.glob("compare-*.json"):
+        records.append(json.loads(path.read_text()))
+    records.sort(key=lambda record: SCALE_ORDER.index(record["scale"]))
+    parts = [INTRO] + [render_scale(record) for record in records]
+    return BEGIN + "\n" + "\n".join(parts) + END + "\n"
+
+
+def update_page(page: Path, results_dir: Path) -> None:
+    """Replace the comparison section of ``page``, or append it."""
+    section = render_section(results_dir)
+    text = page.read_text() if page.exists() else ""
+    if BEGIN in text and END in text:
+        before, _, rest = text.partition(BEGIN)
+        _, _, after = rest.partition(END + "\n")
+        text = before + section + after
+    else:
+        text = text.rstrip("\n") + ("\n\n" if text else "") + section
+    page.write_text(text)
