@@ -140,6 +140,19 @@ def exception_groups(erred: list[ErredTask], snapshot: Snapshot) -> list[dict]:
         for (prefix, exception_type), count in counts.items()
     ]
     groups.sort(key=lambda g: (-g["retained"], g["prefix"], g["exception_type"]))
+    # The scheduler keeps details of its most recent failures only, so a
+    # prefix whose failures are all older gets a row without a type.
+    grouped = {prefix for prefix, _ in counts}
+    for prefix in sorted(set(erred_by_prefix) - grouped):
+        if erred_by_prefix[prefix]:
+            groups.append(
+                {
+                    "prefix": prefix,
+                    "exception_type": "",
+                    "retained": 0,
+                    "erred_in_prefix": erred_by_prefix[prefix],
+                }
+            )
     return groups
 
 

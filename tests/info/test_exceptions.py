@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
 from django.utils.html import escape
 
 from clusterdash.keys import key_to_text
@@ -64,3 +67,62 @@ def test_exceptions_page_is_paged(staff_client, dask_client, settings):
 
     assert response.content.count(b'<section class="module failure">') == 2
     assert b"page=2" in response.content
+
+
+def _raise_zero_division(i):
+    return i / 0
+
+
+def _succeed(i):
+    return i
+
+
+@pytest.mark.slow
+def test_many_failures_group_into_rows(staff_client, dask_client):
+    # 900 failures of three types in three prefixes, then 900 successes:
+    # a small stand-in for a run with 200,000 of each.
+    count = 300
+    failing = []
+    for prefix, function in (
+        ("many-value", _raise_value_error),
+        ("many-key", _raise_key_error),
+        ("many-zero", _raise_zero_division),
+    ):
+        keys = [f"{prefix}-{i}" for i in range(count)]
+        failing += dask_client.map(function, range(count), key=keys)
+    dask_client.gather(failing, errors="skip")
+    succeeding = dask_client.map(
+        _succeed, range(3 * count), key=[f"many-ok-{i}" for i in range(3 * count)]
+    )
+    dask_client.gather(succeeding)
+    max_history = dask_client.run_on_scheduler(
+        lambda dask_scheduler: dask_scheduler.erred_tasks.maxlen
+    )
+
+    response = staff_client.get("/info/main/exceptions.html")
+
+    content = response.content.decode()
+    rows = re.findall(
+        r"<tr><td>(many-[a-z]+)</td><td>([^<]+)</td>"
+        r'<td class="number">(\d+)</td><td class="number">(\d*)</td></tr>',
+        content,
+    )
+    by_prefix = {
+        prefix: (kind, int(retained), int(erred))
+        for prefix, kind, retained, erred in rows
+    }
+    assert response.status_code == 200
+    assert sorted(by_prefix) == ["many-key", "many-value", "many-zero"]
+    assert len(rows) == 3
+    for prefix, (_, _, erred) in by_prefix.items():
+        assert erred == count, prefix
+    # Dask keeps the details of its most recent failures only: the newest
+    # type is counted, and the older prefixes show that their details are gone.
+    assert max_history is not None
+    assert by_prefix["many-zero"][0] == "ZeroDivisionError"
+    assert 0 < by_prefix["many-zero"][1] <= max_history
+    for prefix, kind in (("many-value", "ValueError"), ("many-key", "KeyError")):
+        assert by_prefix[prefix][0] in (kind, "(details not retained)"), prefix
+    assert sum(retained for _, retained, _ in by_prefix.values()) <= max_history
+    assert content.count('<section class="module failure">') <= max_history
+    del failing, succeeding

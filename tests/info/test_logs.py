@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import quote
 
 import pytest
@@ -99,3 +100,36 @@ def test_log_pages_open_when_staff_only_is_off(viewer_client, address, settings)
     response = viewer_client.get("/info/main/logs.html")
 
     assert response.status_code == 200
+
+
+def _log_huge(count, line_bytes, last_line_bytes):
+    import logging
+
+    logger = logging.getLogger("distributed.worker")
+    for i in range(count):
+        logger.warning("wide line %05d %s", i, "w" * line_bytes)
+    logger.warning("huge line %s", "h" * last_line_bytes)
+
+
+@pytest.mark.slow
+def test_huge_worker_log_is_bounded(staff_client, dask_client, address, settings):
+    # 2,000 lines of 5 kB and one 1 MB line: about 11 MB of log text, which
+    # the worker's default log ring of 10,000 records keeps in full.
+    dask_client.run(_log_huge, 2000, 5000, 1_000_000, workers=[address])
+    path = f"/info/logs/{quote(address, safe='')}.html"
+
+    started = time.monotonic()
+    response = staff_client.get(path)
+    elapsed = time.monotonic() - started
+
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert elapsed < 20
+    assert len(response.content) < settings.CLUSTERDASH_LOG_PAGE_BYTES + 200_000
+    # Newest first: the huge line, cut, comes before the wide lines.
+    assert content.index("huge line") < content.index("wide line 01999")
+    assert "wide line 00000" not in content
+    assert "1 long line left out in part" in content
+    assert "left out, because one page shows at most" in content
+    assert "Older records" in content
+    parse_html(response.content)
