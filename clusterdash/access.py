@@ -30,11 +30,12 @@ import json
 import logging
 from collections.abc import Callable
 from http import HTTPStatus
+from importlib import import_module
 
 from asgiref.sync import iscoroutinefunction
-from channels.auth import AuthMiddleware, get_user
+from channels.auth import get_user
 from channels.db import DatabaseSyncToAsync
-from channels.sessions import CookieMiddleware, SessionMiddleware
+from channels.sessions import CookieMiddleware
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.views import redirect_to_login
@@ -173,31 +174,41 @@ def websocket_close_code(scope: dict, role: str) -> int | None:
     return CLOSE_FORBIDDEN
 
 
-class SessionUserMiddleware(AuthMiddleware):
+class SessionUserMiddleware:
     """
-    Channels' ``AuthMiddleware``, resolving the user off Django's sync thread.
+    ASGI middleware that sets ``scope["session"]`` and ``scope["user"]``.
 
-    Channels runs ``get_user`` in the one thread that Django keeps for
-    thread-sensitive sync code, so under load every websocket handshake
-    waits behind page renders. daphne drops a handshake that takes longer
-    than its ``websocket_handshake_timeout`` (5 s by default in daphne 4.2).
-    This middleware runs the same lookup in the thread pool instead, and
-    without a session cookie it sets ``AnonymousUser`` with no lookup.
+    It does what Channels' ``SessionMiddleware`` and ``AuthMiddleware`` do
+    for a websocket, with two differences. It passes ``send`` through
+    unwrapped, because the /eventstream consumer reads daphne's socket
+    buffer through it, and no consumer here changes the session, so none
+    needs saving. It also runs the user lookup in the thread pool and skips
+    it without a session cookie. Channels runs that lookup in the one
+    thread Django keeps for thread-sensitive code, behind page renders, and
+    daphne drops a handshake that takes longer than its
+    ``websocket_handshake_timeout`` (5 s by default in daphne 4.2).
     """
 
-    async def resolve_scope(self, scope):
+    def __init__(self, inner):
+        self.inner = inner
+
+    async def __call__(self, scope, receive, send):
+        engine = import_module(settings.SESSION_ENGINE)
+        session_key = scope["cookies"].get(settings.SESSION_COOKIE_NAME)
+        scope = dict(scope, session=engine.SessionStore(session_key))
         if scope["session"].session_key is None:
-            scope["user"]._wrapped = AnonymousUser()
-            return
-        scope["user"]._wrapped = await _get_user_in_pool(scope)
+            scope["user"] = AnonymousUser()
+        else:
+            scope["user"] = await _get_user_in_pool(scope)
+        return await self.inner(scope, receive, send)
 
 
 _get_user_in_pool = DatabaseSyncToAsync(get_user.func, thread_sensitive=False)
 
 
 def session_auth_stack(inner):
-    """Return ``inner`` with cookies, the session and ``scope["user"]`` set."""
-    return CookieMiddleware(SessionMiddleware(SessionUserMiddleware(inner)))
+    """Return ``inner`` with ``scope["cookies"]``, the session and the user set."""
+    return CookieMiddleware(SessionUserMiddleware(inner))
 
 
 class WebsocketRoleMiddleware:
