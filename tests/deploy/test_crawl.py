@@ -188,10 +188,10 @@ def test_cluster_map_stream_under_prefix(browser, proxy, steady_work):
     recorder.watch(page)
     page.goto(proxy + PREFIX + "statics/individual-cluster-map.html")
     page.wait_for_function(
-        "document.getElementById('status').textContent === 'Live'", timeout=30_000
+        "document.getElementById('status').textContent === 'Live'", timeout=60_000
     )
     page.wait_for_function(
-        "document.querySelectorAll('#workers circle').length >= 2", timeout=30_000
+        "document.querySelectorAll('#workers circle').length >= 2", timeout=60_000
     )
     context.close()
     ws_origin = proxy.replace("http", "ws", 1)

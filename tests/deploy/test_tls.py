@@ -35,7 +35,7 @@ def test_pages_over_tls_use_https(browser, tls_proxy):
         assert page.goto(tls_proxy + PREFIX + path).status == 200
     page.goto(tls_proxy + PREFIX + "statics/individual-cluster-map.html")
     page.wait_for_function(
-        "document.getElementById('status').textContent === 'Live'", timeout=30_000
+        "document.getElementById('status').textContent === 'Live'", timeout=60_000
     )
     page.close()
     context.close()
