@@ -107,3 +107,28 @@ def test_demo_workload_runs_and_stops():
         backend.close()
     assert not demo.running
     assert backend._demo is None
+
+
+def test_dataframe_work_beside_twisted():
+    # daphne imports Twisted, whose pickle reducer for bound methods made
+    # workers of the embedded cluster fail to load dask.dataframe tasks.
+    import copyreg
+    import types
+
+    import daphne.server  # noqa: F401
+    import dask.dataframe as dd
+    import pandas as pd
+    from distributed import Client
+    from twisted.persisted import styles
+
+    copyreg.pickle(types.MethodType, styles.pickleMethod)
+    backend = EmbeddedBackend({"n_workers": 1, "threads_per_worker": 1})
+    try:
+        cluster = backend.cluster()
+        assert types.MethodType not in copyreg.dispatch_table
+        frame = dd.from_pandas(pd.DataFrame({"x": range(100)}), npartitions=4)
+        with Client(cluster, set_as_default=False) as client:
+            total = client.compute(frame.x.sum()).result(timeout=60)
+        assert total == sum(range(100))
+    finally:
+        backend.close()

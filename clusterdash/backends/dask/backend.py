@@ -57,6 +57,7 @@ from ..types import (
     WorkerSummary,
 )
 from . import plot_side, scheduler_side, worker_side
+from .pickling import restore_method_pickling
 
 # The scheduler host does not have clusterdash installed, so its functions
 # travel as code rather than as an import path.
@@ -512,6 +513,7 @@ async def _connect(address: str, timeout: float) -> Client:
     # distributed bounds the TCP connect by ``timeout`` but not the
     # handshake that follows, so the caller's wait_for bounds the whole
     # start; a client that did not finish starting is closed here.
+    restore_method_pickling()
     client = Client(
         address,
         asynchronous=True,

@@ -18,6 +18,7 @@ from distributed import LocalCluster
 from ..exceptions import SchedulerUnavailable
 from .backend import DaskBackend
 from .demo import DemoWorkload
+from .pickling import restore_method_pickling
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,8 @@ class EmbeddedBackend(DaskBackend):
     def _start(self) -> LocalCluster:
         options = self.options
         logger.info("Starting the embedded LocalCluster")
+        # The scheduler runs in this process, beside daphne's Twisted.
+        restore_method_pickling()
         cluster = LocalCluster(
             n_workers=int(options.get("n_workers", 2)),
             threads_per_worker=int(options.get("threads_per_worker", 2)),
