@@ -63,10 +63,11 @@ async def ready(request):
     try:
         await asyncio.wait_for(backend.acheck_scheduler(), backend.timeout)
     except SchedulerUnavailable as exc:
-        return _not_ready(f"Scheduler {exc.address} is unavailable: {exc.reason}")
+        return _not_ready(f"The scheduler is unavailable ({exc.address}): {exc.reason}")
     except TimeoutError:
         return _not_ready(
-            f"Scheduler {backend.address} did not answer within {backend.timeout:g} s."
+            f"The scheduler did not answer within {backend.timeout:g} s "
+            f"({backend.address})."
         )
     return HttpResponse("ok", content_type="text/plain; charset=utf-8")
 

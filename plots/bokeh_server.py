@@ -47,6 +47,18 @@ DEFAULT_REAPER_INTERVAL = 2.0
 #: Seconds a session token stays valid for opening the websocket.
 TOKEN_EXPIRATION = 300
 
+#: Largest websocket message, in bytes, that a plot socket sends. daphne
+#: refuses to send a message above its ``websocket_max_message_size``
+#: (1 MiB by default in daphne 4.2) after the earlier frames of the same
+#: Bokeh message went out, which leaves BokehJS out of step for good.
+MAX_MESSAGE_BYTES = 1024 * 1024
+
+#: Close code for a plot update too large to send: RFC 6455's 1009 ("message
+#: too big") moved into the application range, because daphne lets
+#: applications send only 1000 and 3000-4999. The page's live-update notice
+#: reloads the page after it.
+CLOSE_MESSAGE_TOO_BIG = 4009
+
 
 @dataclass
 class PlotApp:
@@ -192,6 +204,36 @@ class PlotSocket(WSConsumer):
         self.application_context  # noqa: B018
         _ensure_reaper()
         await super().connect()
+
+    async def _send_bokeh_message(self, message) -> int:
+        """
+        Send one Bokeh message, or close the socket if a frame is too large.
+
+        A Bokeh message travels as several websocket messages (header,
+        metadata, content, buffers). Checking them all before sending any
+        keeps the browser's protocol reader in step: the page gets a close
+        code it can act on instead of a half-sent message.
+        """
+        sizes = [
+            len(message.header_json),
+            len(message.metadata_json),
+            len(message.content_json),
+        ]
+        for buffer in message._buffers:
+            payload = buffer[1] if isinstance(buffer, tuple) else buffer.data
+            sizes.append(memoryview(payload).nbytes)
+        largest = max(sizes)
+        if largest > MAX_MESSAGE_BYTES:
+            logger.warning(
+                "Closing plot socket %s: a %s message of %d bytes exceeds %d",
+                self.scope.get("path", "?"),
+                message.msgtype,
+                largest,
+                MAX_MESSAGE_BYTES,
+            )
+            await self.close(code=CLOSE_MESSAGE_TOO_BIG)
+            return 0
+        return await super()._send_bokeh_message(message)
 
     async def disconnect(self, close_code):
         connection = getattr(self, "connection", None)

@@ -14,6 +14,10 @@
   const NOTICE_AFTER_MS = 5000;
   const RETRY_FIRST_MS = 10000;
   const RETRY_MAX_MS = 60000;
+  // The server closes a plot socket with this code (RFC 6455's 1009,
+  // "message too big", in the application range) instead of sending an
+  // update larger than its websocket limit.
+  const CLOSE_MESSAGE_TOO_BIG = 4009;
   const STORAGE_KEY = "clusterdash-live-failures:" + window.location.pathname;
   const NativeWebSocket = window.WebSocket;
   let noticeElement = null;
@@ -65,11 +69,11 @@
     );
   }
 
-  function retryLater(url) {
+  function retryLater(text) {
     const failures = failuresSoFar() + 1;
     storeFailures(failures);
     const delay = Math.min(RETRY_FIRST_MS * 2 ** (failures - 1), RETRY_MAX_MS);
-    showNotice(explain(url) + " Retrying in " + Math.round(delay / 1000) + " s.");
+    showNotice(text + " Retrying in " + Math.round(delay / 1000) + " s.");
     window.setTimeout(function () {
       window.location.reload();
     }, delay);
@@ -89,11 +93,21 @@
       storeFailures(0);
       clearNotice();
     });
-    socket.addEventListener("close", function () {
+    socket.addEventListener("close", function (event) {
       window.clearTimeout(timer);
-      if (!opened && !failed) {
+      if (failed) {
+        return;
+      }
+      if (!opened) {
         failed = true;
-        retryLater(url);
+        retryLater(explain(url));
+      } else if (event.code === CLOSE_MESSAGE_TOO_BIG) {
+        failed = true;
+        retryLater(
+          "Live updates stopped: the server closed the websocket because " +
+          "an update was larger than it may send. The page reloads to start " +
+          "a new session."
+        );
       }
     });
   }

@@ -52,7 +52,7 @@ class EmbeddedBackend(DaskBackend):
     def address(self) -> str:
         cluster = self._cluster
         if cluster is None:
-            return "the embedded LocalCluster (not started)"
+            return "embedded LocalCluster, not started yet"
         return cluster.scheduler_address
 
     def _connect_address(self) -> str:
