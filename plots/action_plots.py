@@ -23,7 +23,7 @@ from bokeh.plotting import figure
 
 from clusterdash.backends.types import Snapshot
 
-from .panels import SHARED, SKY, Panel, colour_for
+from .panels import SHARED, SKY, Panel, colour_for, shorten
 
 #: Seconds per bin of the group progress plot, as in Dask.
 GROUP_BIN_SECONDS = 1.0
@@ -79,12 +79,12 @@ class NamedBars(Panel):
         """Replace the bars with ``totals``."""
         items = sorted(totals.items(), key=lambda item: item[1])
         self.source.data = {
-            "name": [name for name, _ in items],
+            "name": [shorten(name) for name, _ in items],
             "value": [value for _, value in items],
             "text": [self.format(value) for _, value in items],
             "color": [colour_for(name) for name, _ in items],
         }
-        factors = [name for name, _ in items]
+        factors = self.source.data["name"]
         if list(self.figure.y_range.factors) != factors:
             self.figure.y_range.factors = factors
         self.figure.x_range.end = max([value for _, value in items] + [1e-9]) * 1.05
@@ -321,7 +321,7 @@ class GroupProgress(Panel):
                 stackers=columns,
                 x="time",
                 color=[colour_for(name) for name in prefixes],
-                legend_label=list(prefixes),
+                legend_label=[shorten(name) for name in prefixes],
                 source=self.source,
             )
             self.figure.legend.location = "top_left"

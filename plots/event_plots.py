@@ -19,9 +19,11 @@ from clusterdash.keys import key_to_text
 from .panels import (
     GREEN,
     SHARED,
+    TOOLTIP_CHARS,
     VERMILION,
     Panel,
     colour_for,
+    shorten,
 )
 
 
@@ -59,7 +61,7 @@ class ExceptionsTable(Panel):
         erred = self.erred
         self.say(None if erred else "No task has raised an exception.")
         self.source.data = {
-            "task": [key_to_text(e.key) for e in erred],
+            "task": [shorten(key_to_text(e.key), TOOLTIP_CHARS) for e in erred],
             "exception": [e.exception_text for e in erred],
             "traceback": [e.traceback_text for e in erred],
             "workers": [", ".join(e.workers) for e in erred],

@@ -29,9 +29,11 @@ from .panels import (
     ORANGE,
     SHARED,
     SKY,
+    TOOLTIP_CHARS,
     VERMILION,
     YELLOW,
     Panel,
+    shorten,
 )
 from .task_plots import TaskProgress, key_prefix
 
@@ -146,8 +148,8 @@ class TaskGraph(Panel):
         self.nodes.data = {
             "x": x,
             "y": y,
-            "key": [key_to_text(key) for key, _ in tasks],
-            "name": [key_prefix(key) for key, _ in tasks],
+            "key": [shorten(key_to_text(key), TOOLTIP_CHARS) for key, _ in tasks],
+            "name": [shorten(key_prefix(key)) for key, _ in tasks],
             "state": [state for _, state in tasks],
             "color": [STATE_COLOURS.get(state, GREY) for _, state in tasks],
         }
@@ -219,7 +221,7 @@ class TaskGroups(Panel):
             total = sum(group["states"].values())
             left = 0.0
             for state, count in sorted(group["states"].items()):
-                data["group"].append(group["name"])
+                data["group"].append(shorten(group["name"]))
                 data["state"].append(state)
                 data["left"].append(left)
                 data["right"].append(left + count / total)
@@ -227,7 +229,7 @@ class TaskGroups(Panel):
                 data["color"].append(colours.get(state, GREY))
                 left += count / total
         self.source.data = data
-        factors = [g["name"] for g in reversed(order)]
+        factors = [shorten(g["name"]) for g in reversed(order)]
         if list(self.figure.y_range.factors) != factors:
             self.figure.y_range.factors = factors
         self.figure.height = max(160, 40 + 22 * len(order))

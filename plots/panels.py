@@ -11,6 +11,7 @@ shows its own error notice while the others keep updating.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import Iterable
@@ -37,6 +38,29 @@ GREY = "#999999"
 ERROR_LOG_INTERVAL = 60.0
 
 _last_logged: dict[str, float] = {}
+
+#: Maximum characters of a task key or prefix name on an axis or in a column.
+LABEL_CHARS = 100
+#: Maximum characters of a task key in a tooltip.
+TOOLTIP_CHARS = 300
+
+
+def shorten(text: str, limit: int = LABEL_CHARS) -> str:
+    """
+    Cut ``text`` to at most ``limit`` characters for plot data and axes.
+
+    A cut text ends in an ellipsis and 8 hex digits of a hash of the whole
+    text, so two long keys with the same start stay distinct categories.
+    A panel that replaces its data source sends every label in one update
+    message, and daphne (4.x) rejects websocket messages over 1 MiB by default.
+    """
+    if len(text) <= limit:
+        return text
+    digest = hashlib.blake2s(
+        text.encode("utf-8", "surrogatepass"), digest_size=4
+    ).hexdigest()
+    suffix = "\u2026" + digest
+    return text[: max(limit - len(suffix), 0)] + suffix
 
 
 def colour_for(name: str) -> str:

@@ -69,7 +69,9 @@ class SchedulerSystem(Panel):
         fds.line("time", "fds", source=self.source, color=BLUE)
         self.figures = {"cpu": cpu, "memory": memory, "network": network, "fds": fds}
         self.body = column(
-            row(cpu, memory), row(network, fds), sizing_mode="stretch_width"
+            row(cpu, memory, sizing_mode="stretch_width"),
+            row(network, fds, sizing_mode="stretch_width"),
+            sizing_mode="stretch_width",
         )
 
     async def fetch(self) -> None:

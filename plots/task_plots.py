@@ -28,11 +28,13 @@ from .panels import (
     GREY,
     ORANGE,
     SKY,
+    TOOLTIP_CHARS,
     VERMILION,
     YELLOW,
     Panel,
     colour_for,
     format_bytes,
+    shorten,
 )
 
 NO_TASKS = "No tasks yet."
@@ -133,6 +135,9 @@ class TaskStream(Panel):
 
     def update(self, snapshot: Snapshot) -> None:
         records, self.cursor = self.backend.task_stream(self.cursor)
+        # Rows beyond the rollover would be dropped at once, so they are
+        # not sent at all.
+        records = records[-self.rollover :]
         if records:
             rows = self.rows(records)
             self.source.stream(rows, rollover=self.rollover)
@@ -151,7 +156,7 @@ class TaskStream(Panel):
             lane = self.lanes.setdefault(
                 (record.worker, record.thread), len(self.lanes)
             )
-            text = key_to_text(record.key)
+            text = shorten(key_to_text(record.key), TOOLTIP_CHARS)
             prefix = key_prefix(record.key)
             for action in record.startstops:
                 kind = str(action.get("action", "compute"))
@@ -164,7 +169,7 @@ class TaskStream(Panel):
                 data["y"].append(lane)
                 data["lane"].append(f"{record.worker} thread {record.thread}")
                 data["key"].append(text)
-                data["name"].append(label)
+                data["name"].append(shorten(label))
                 data["worker"].append(record.worker)
                 if record.status == "error" and kind == "compute":
                     data["color"].append(BLACK)
@@ -253,7 +258,7 @@ class TaskProgress(Panel):
                 if not count:
                     continue
                 width = count / total
-                data["prefix"].append(prefix.name)
+                data["prefix"].append(shorten(prefix.name))
                 data["state"].append(label)
                 data["left"].append(left)
                 data["right"].append(left + width)
@@ -262,7 +267,7 @@ class TaskProgress(Panel):
                 data["color"].append(colour)
                 left += width
         self.source.data = data
-        factors = [p.name for p in reversed(prefixes)]
+        factors = [shorten(p.name) for p in reversed(prefixes)]
         if list(self.figure.y_range.factors) != factors:
             self.figure.y_range.factors = factors
         self.figure.height = max(160, 40 + 22 * len(prefixes))
@@ -321,13 +326,13 @@ class PrefixBars(Panel):
         self.say(None if rows else self.empty)
         rows.sort(key=lambda row: row[1])
         self.source.data = {
-            "prefix": [row[0] for row in rows],
+            "prefix": [shorten(row[0]) for row in rows],
             "value": [row[1] for row in rows],
             "text": [row[2] for row in rows],
             "count": [row[3] for row in rows],
             "color": [colour_for(row[0]) for row in rows],
         }
-        factors = [row[0] for row in rows]
+        factors = self.source.data["prefix"]
         if list(self.figure.y_range.factors) != factors:
             self.figure.y_range.factors = factors
         self.figure.x_range.end = max([row[1] for row in rows] + [1e-9]) * 1.05

@@ -318,6 +318,26 @@ def test_hostile_keys_show_as_text(site, steady_work, local_context):
     assert aborted == []
 
 
+def test_system_plots_fill_width(site, local_context, tmp_path):
+    context, _, aborted = local_context
+    problems: list[str] = []
+    page = _open_watched(context, site + "/system", problems)
+    page.wait_for_function(DOCUMENT_READY, timeout=60_000)
+    viewport = page.viewport_size["width"]
+    page.screenshot(path=str(tmp_path / "system.png"), full_page=True)
+    boxes = [canvas.bounding_box() for canvas in page.locator("canvas").all()]
+    # Bokeh draws each 200 px high figure on several stacked canvases, and
+    # also keeps small canvases that are not figures.
+    widths = [box["width"] for box in boxes if box and box["height"] >= 150]
+    assert len(widths) >= 4, f"figure canvases: {boxes}"
+    # Two figures share each row, so each takes about half the viewport.
+    for width in widths:
+        assert width > viewport / 3, f"canvas {width} px in a {viewport} px page"
+    page.close()
+    assert problems == []
+    assert aborted == []
+
+
 #: background_fill_color of every Plot in the document.
 PLOT_BACKGROUNDS = """() => {
   const colours = [];

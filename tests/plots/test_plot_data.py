@@ -10,11 +10,13 @@ import pytest
 from bokeh.core.property.vectorization import Value
 from bokeh.document import Document
 from bokeh.models import ColumnDataSource, Div, Glyph
+from bokeh.protocol import Protocol
 from distributed import Event
 
 from plots import panels
 from plots.catalog import INDIVIDUAL, PAGES
-from plots.panels import Panel
+from plots.graph_plots import TaskGroups
+from plots.panels import LABEL_CHARS, TOOLTIP_CHARS, Panel, shorten
 from plots.task_plots import (
     ComputePerKey,
     MemoryByKey,
@@ -55,6 +57,77 @@ def test_key_prefix_follows_dask_rule():
     assert key_prefix("read-csv-0a1b2c3d") == "read-csv"
     assert key_prefix("<img src=x onerror=alert(1)>") == "<img src=x onerror=alert(1)>"
     assert key_prefix(7) == "7"
+
+
+def test_shorten_bounds_and_separates():
+    assert shorten("inc") == "inc"
+    assert shorten("x" * LABEL_CHARS) == "x" * LABEL_CHARS
+    first = shorten("x" * 3000 + "a")
+    second = shorten("x" * 3000 + "b")
+    assert len(first) == LABEL_CHARS
+    assert len(second) == LABEL_CHARS
+    assert first != second
+    assert first.startswith("x" * 80)
+    assert first == shorten("x" * 3000 + "a")
+    assert len(shorten("y" * 5000, TOOLTIP_CHARS)) == TOOLTIP_CHARS
+
+
+def _message_bytes(message) -> int:
+    """Return the bytes a Bokeh protocol message takes on the websocket."""
+    size = len(message.header_json) + len(message.content_json)
+    return size + sum(len(buffer.to_bytes()) for buffer in message.buffers)
+
+
+def test_long_keys_keep_updates_small(backend, dask_client, wait_for_snapshot):
+    wait_for_snapshot(lambda s: len(s.workers) == 2)
+    # Ten 3,000-character prefixes that differ only in their last letter.
+    prefixes = ["wide" + "x" * 2996 + letter for letter in "abcdefghij"]
+    keys = [f"{prefix}-{i}" for prefix in prefixes for i in range(4)]
+    futures = dask_client.map(_inc, range(len(keys)), key=keys)
+    dask_client.gather(futures)
+    snapshot = wait_for_snapshot(
+        lambda s: {p.name for p in s.prefixes if p.total} >= set(prefixes)
+    )
+
+    stream = TaskStream(rollover=1_000_000)
+    panels = [stream, TaskProgress(), MemoryByKey(), ComputePerKey(), TaskGroups()]
+    doc = Document()
+    for panel in panels:
+        doc.add_root(panel.root)
+    events = []
+    doc.on_change(events.append)
+
+    def streamed():
+        for panel in panels:
+            asyncio.run(panel.refresh(backend.snapshot(), None))
+        wanted = {shorten(key, TOOLTIP_CHARS) for key in keys}
+        return wanted <= set(stream.source.data["key"])
+
+    _wait_until(streamed)
+    for _ in range(3):
+        snapshot = backend.snapshot()
+        for panel in panels:
+            asyncio.run(panel.refresh(snapshot, None))
+
+    assert events
+    protocol = Protocol()
+    largest = max(
+        _message_bytes(protocol.create("PATCH-DOC", [event])) for event in events
+    )
+    assert largest < 64 * 1024, f"an update message has {largest:,} bytes"
+    whole = _message_bytes(protocol.create("PULL-DOC-REPLY", "1", doc))
+    assert whole < 256 * 1024, f"the whole document has {whole:,} bytes"
+    for source in doc.select({"type": ColumnDataSource}):
+        for name, column in source.data.items():
+            texts = [value for value in column if isinstance(value, str)]
+            longest = max(map(len, texts), default=0)
+            assert longest <= TOOLTIP_CHARS, f"column {name} has {longest}"
+    for panel in panels[1:]:
+        factors = list(panel.figure.y_range.factors)
+        wide = [f for f in factors if f.startswith("wide")]
+        assert len(wide) == len(prefixes), f"{panel.name}: {len(wide)} prefixes"
+        assert max(map(len, factors)) <= LABEL_CHARS, panel.name
+    del futures
 
 
 def test_worker_panels_list_every_worker(backend, cluster, wait_for_snapshot):
