@@ -178,10 +178,15 @@ def test_proxied_page_goes_live(
             page.wait_for_timeout(200)
 
     site = urlsplit(base)
+    assert failures == []
     assert sockets
     for url in requests + sockets:
         parts = urlsplit(url)
         assert parts.netloc == site.netloc, url
+        # Chromium fetches page icons on its own schedule, and the icon of
+        # the login page this reused tab opened first can arrive late.
+        if parts.path.endswith("favicon.svg"):
+            continue
         assert parts.path.startswith(prefix), url
     for url in sockets:
         assert urlsplit(url).scheme == "ws", url
