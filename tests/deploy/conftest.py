@@ -20,13 +20,13 @@ from tests.plots.test_browser import CHROMIUM_ARGS, steady_work  # noqa: F401
 from .servers import PREFIX, daphne, free_port, nginx, site_config, wait_for_http
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def frame_origin():
     """Return the origin of the page that frames the plots (another port)."""
     return f"http://127.0.0.1:{free_port()}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def keep_daphne(cluster, tmp_path_factory, frame_origin):
     """Run daphne for proxies that pass the prefix on; yield its port."""
     with daphne(
@@ -41,7 +41,7 @@ def keep_daphne(cluster, tmp_path_factory, frame_origin):
         yield port
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def strip_daphne(cluster, tmp_path_factory):
     """Run daphne for a proxy that strips the prefix; yield its port."""
     with daphne(
@@ -64,7 +64,7 @@ def _proxy(tmp_path_factory, name: str, daphne_port: int, extra=None):
     return nginx(tmp_path_factory.mktemp(name.removesuffix(".conf")), text, port)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def keep_proxy(tmp_path_factory, keep_daphne):
     """Return the origin of nginx passing the prefix on to daphne."""
     with _proxy(tmp_path_factory, "clusterdash-keep-prefix.conf", keep_daphne) as port:
@@ -73,7 +73,7 @@ def keep_proxy(tmp_path_factory, keep_daphne):
         yield origin
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def strip_proxy(tmp_path_factory, strip_daphne):
     """Return the origin of nginx stripping the prefix."""
     with _proxy(
@@ -84,13 +84,13 @@ def strip_proxy(tmp_path_factory, strip_daphne):
         yield origin
 
 
-@pytest.fixture(scope="session", params=["keep", "strip"])
+@pytest.fixture(scope="package", params=["keep", "strip"])
 def proxy(request):
     """Return the origin of each nginx mode in turn: keep and strip prefix."""
     return request.getfixturevalue(f"{request.param}_proxy")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def no_upgrade_proxy(tmp_path_factory, keep_daphne):
     """Return the origin of nginx that does not forward websocket upgrades."""
     with _proxy(
@@ -107,7 +107,7 @@ def no_upgrade_proxy(tmp_path_factory, keep_daphne):
         yield origin
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def certificate(tmp_path_factory):
     """Make a self-signed certificate for 127.0.0.1 with Debian's openssl."""
     directory = tmp_path_factory.mktemp("tls")
@@ -137,7 +137,7 @@ def certificate(tmp_path_factory):
     return cert, key
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def tls_proxy(tmp_path_factory, keep_daphne, certificate):
     """Return the https origin of nginx ending TLS in front of daphne."""
     cert, key = certificate
@@ -186,7 +186,7 @@ def log_in(context, origin: str, next_path: str = PREFIX + "info/main/workers.ht
     return landed
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def worker_address(cluster):
     """Return the address of one worker of the session cluster."""
     return sorted(cluster.scheduler_info["workers"])[0]
