@@ -124,9 +124,13 @@ def test_long_keys_keep_updates_small(backend, dask_client, wait_for_snapshot):
             assert longest <= TOOLTIP_CHARS, f"column {name} has {longest}"
     for panel in panels[1:]:
         factors = list(panel.figure.y_range.factors)
+        assert max(map(len, factors)) <= LABEL_CHARS, panel.name
+        if isinstance(panel, ComputePerKey):
+            # It leaves out prefixes under 2 % of the largest compute time,
+            # which these quick tasks are once earlier tests ran slow ones.
+            continue
         wide = [f for f in factors if f.startswith("wide")]
         assert len(wide) == len(prefixes), f"{panel.name}: {len(wide)} prefixes"
-        assert max(map(len, factors)) <= LABEL_CHARS, panel.name
     del futures
 
 
