@@ -230,7 +230,14 @@ def test_progress_counts_states_by_prefix(backend, dask_client, wait_for_snapsho
     assert "gated" in by_key.source.data["prefix"]
     compute = ComputePerKey()
     compute.run(snapshot, None)
-    assert "gated" in compute.source.data["prefix"]
+    # The plot leaves out prefixes under MIN_SHARE of the largest compute
+    # time, and slower tasks of earlier tests may push these quick ones out.
+    gated = next(p for p in snapshot.prefixes if p.name == "gated")
+    largest = max(p.compute_seconds for p in snapshot.prefixes)
+    seconds = gated.compute_seconds
+    shown = seconds > 0 and seconds >= largest * ComputePerKey.MIN_SHARE
+    assert compute.source.data["prefix"]
+    assert ("gated" in compute.source.data["prefix"]) == shown
     del futures
 
 
