@@ -88,9 +88,9 @@ def individual_plots(request: HttpRequest) -> JsonResponse:
     List the individual plots as Dask does: display name -> path.
 
     At the site root the paths are Dask's own (``/individual-graph``).
-    Under a URL prefix they are relative to the prefix (``individual-graph``):
-    JupyterLab's Dask extension appends each value to the dashboard URL it
-    was given, so a path that repeated the prefix would double it, while a
+    Under a URL prefix they are relative to the prefix (``individual-graph``),
+    because JupyterLab's Dask extension appends each value to the dashboard
+    URL it was given and a path that repeated the prefix would double it. A
     relative path also resolves under the prefix in a browser.
     """
     paths = {

@@ -235,9 +235,9 @@ def test_progress_counts_states_by_prefix(backend, dask_client, wait_for_snapsho
     gated = next(p for p in snapshot.prefixes if p.name == "gated")
     largest = max(p.compute_seconds for p in snapshot.prefixes)
     seconds = gated.compute_seconds
-    shown = seconds > 0 and seconds >= largest * ComputePerKey.MIN_SHARE
+    expected_in_plot = seconds > 0 and seconds >= largest * ComputePerKey.MIN_SHARE
     assert compute.source.data["prefix"]
-    assert ("gated" in compute.source.data["prefix"]) == shown
+    assert ("gated" in compute.source.data["prefix"]) == expected_in_plot
     del futures
 
 
