@@ -5,13 +5,19 @@ Views let ``SchedulerUnavailable``, ``WorkerNotFound``, ``TaskNotFound`` and
 ``WorkerUnresponsive`` propagate. This middleware turns them into 503, 404
 and 504 pages that name the scheduler, worker or key, so none of them
 becomes a 500.
+
+It is also the innermost middleware, and it runs synchronously on purpose.
+Under ASGI, Django runs each hook of a ``MiddlewareMixin`` middleware that
+sits inside the last synchronous one in a thread hop of its own, a dozen
+hops per request for this stack. With a synchronous middleware innermost,
+the whole stack runs in one worker thread, which takes about a third off
+the time of a small response. Async views still run on the event loop.
 """
 
 from __future__ import annotations
 
 import logging
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.shortcuts import render
 
 from .backends import (
@@ -28,22 +34,13 @@ class BackendErrorMiddleware:
     """Render the error page that fits a backend exception raised by a view."""
 
     sync_capable = True
-    async_capable = True
+    async_capable = False
 
     def __init__(self, get_response):
         self.get_response = get_response
-        # Pass requests through in the mode the chain runs in, so async
-        # views are not pushed into a thread because of this middleware.
-        if iscoroutinefunction(get_response):
-            markcoroutinefunction(self)
 
     def __call__(self, request):
-        if iscoroutinefunction(self.get_response):
-            return self._acall(request)
         return self.get_response(request)
-
-    async def _acall(self, request):
-        return await self.get_response(request)
 
     def process_exception(self, request, exception):
         if isinstance(exception, SchedulerUnavailable):

@@ -72,9 +72,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "clusterdash.middleware.BackendErrorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # Last and synchronous, so the stack runs in one thread under ASGI.
+    "clusterdash.middleware.BackendErrorMiddleware",
 ]
 
 ROOT_URLCONF = "clusterdash.urls"
@@ -220,6 +221,10 @@ CLUSTERDASH_METRICS_TOKEN = env_secret("CLUSTERDASH_METRICS_TOKEN") or ""
 #: Task prefixes that get their own series in the per-prefix families; the
 #: least active ones are summed under ``task_prefix_name="other"``. 0 = no cap.
 CLUSTERDASH_METRICS_MAX_PREFIXES = env_int("CLUSTERDASH_METRICS_MAX_PREFIXES", 200)
+
+#: Seconds for which scrapes of /metrics share one scheduler call; 0 asks the
+#: scheduler on every scrape.
+CLUSTERDASH_METRICS_CACHE_SECONDS = env_float("CLUSTERDASH_METRICS_CACHE_SECONDS", 1.0)
 
 #: Channel layer alias that carries /eventstream events between daphne
 #: processes; empty fans out inside this process only (the fast default).

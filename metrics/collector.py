@@ -11,7 +11,10 @@ endpoint does.
 
 Collectors are registered once per process (``register_collectors``) and
 call ``get_backend()`` on every scrape, so a new cluster or a changed
-backend setting gives fresh values under the same families.
+backend setting gives fresh values under the same families. Scrapes within
+``CLUSTERDASH_METRICS_CACHE_SECONDS`` of each other share one scheduler
+call, so any number of scrapers costs the scheduler at most one call per
+family set in that time.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 
 from django.conf import settings
@@ -53,6 +57,39 @@ class _Throttle:
             return True
 
 
+class _Recent:
+    """Share one backend result between scrapes for a short time.
+
+    Concurrent scrapes wait for the call in flight instead of starting their
+    own. A result belongs to one backend object and one argument tuple, so
+    a new backend or a changed setting is fetched afresh; failures are not
+    kept.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._backend = None
+        self._arguments: tuple = ()
+        self._value = None
+        self._fetched_at = 0.0
+
+    def get(self, backend, method: str, *arguments):
+        keep = settings.CLUSTERDASH_METRICS_CACHE_SECONDS
+        if keep <= 0:
+            return getattr(backend, method)(*arguments)
+        with self._lock:
+            current = self._backend() if self._backend is not None else None
+            fresh = time.monotonic() - self._fetched_at < keep
+            if current is backend and self._arguments == arguments and fresh:
+                return self._value
+            value = getattr(backend, method)(*arguments)
+            self._backend = weakref.ref(backend)
+            self._arguments = arguments
+            self._value = value
+            self._fetched_at = time.monotonic()
+            return value
+
+
 def _up(value: int) -> GaugeMetricFamily:
     return GaugeMetricFamily(
         "dask_scheduler_up",
@@ -66,6 +103,7 @@ class SchedulerCollector(Collector):
 
     def __init__(self) -> None:
         self._throttle = _Throttle()
+        self._recent = _Recent()
 
     def describe(self) -> list:
         # An empty description keeps registration from calling collect(),
@@ -75,7 +113,7 @@ class SchedulerCollector(Collector):
     def collect(self) -> Iterator[Family]:
         max_prefixes = settings.CLUSTERDASH_METRICS_MAX_PREFIXES
         try:
-            numbers = get_backend().scheduler_metrics(max_prefixes)
+            numbers = self._recent.get(get_backend(), "scheduler_metrics", max_prefixes)
         except SchedulerUnavailable as exc:
             if self._throttle.ready():
                 logger.warning("Scrape without scheduler metrics: %s", exc)
@@ -308,13 +346,14 @@ class WorkerCollector(Collector):
 
     def __init__(self) -> None:
         self._throttle = _Throttle()
+        self._recent = _Recent()
 
     def describe(self) -> list:
         return []
 
     def collect(self) -> Iterator[Family]:
         try:
-            workers = get_backend().worker_metrics()
+            workers = self._recent.get(get_backend(), "worker_metrics")
         except SchedulerUnavailable as exc:
             if self._throttle.ready():
                 logger.warning("Scrape without worker metrics: %s", exc)

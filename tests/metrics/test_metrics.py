@@ -295,3 +295,22 @@ def test_worker_families_per_worker(client, backend, cluster, wait_for_snapshot)
     text = scrape(client, "/metrics/workers")
     assert "# TYPE dask_worker_transfer_incoming_count gauge" in text
     assert "# TYPE dask_worker_transfer_outgoing_count_total counter" in text
+
+
+@pytest.mark.parametrize(("keep", "expected_calls"), [(60.0, 1), (0.0, 4)])
+def test_scrapes_within_the_cache_time_share_one_call(
+    client, backend, monkeypatch, keep, expected_calls
+):
+    calls = []
+    fetch = backend.scheduler_metrics
+
+    def counted(*arguments):
+        calls.append(arguments)
+        return fetch(*arguments)
+
+    monkeypatch.setattr(backend, "scheduler_metrics", counted)
+    with override_settings(CLUSTERDASH_METRICS_CACHE_SECONDS=keep):
+        texts = [scrape(client) for _ in range(4)]
+    assert len(calls) == expected_calls
+    for text in texts:
+        assert value(families(text)["dask_scheduler_up"]) == 1
