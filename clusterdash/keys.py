@@ -141,11 +141,12 @@ def url_candidates(segment: str) -> list[Key]:
     candidates: list[Key] = []
     for text in texts:
         for key in (text_to_key(text), *_dask_forms(text)):
-            if not any(_same_key(key, seen) for seen in candidates):
+            if not any(same_key(key, seen) for seen in candidates):
                 candidates.append(key)
     return candidates
 
 
-def _same_key(a: Key, b: Key) -> bool:
+def same_key(a: Key, b: Key) -> bool:
+    """Return whether ``a`` and ``b`` are the same task key."""
     # 1 == 1.0 == True in Python, but they are different task keys.
     return type(a) is type(b) and a == b and repr(a) == repr(b)

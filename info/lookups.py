@@ -13,7 +13,7 @@ from urllib.parse import unquote, unquote_plus
 
 from clusterdash import keys
 from clusterdash.backends import TaskNotFound, WorkerNotFound, get_backend
-from clusterdash.backends.types import Key, Snapshot, WorkerSummary
+from clusterdash.backends.types import ErredTask, Key, Snapshot, WorkerSummary
 
 
 def address_candidates(text: str) -> list[str]:
@@ -53,3 +53,21 @@ async def resolve_key(text: str) -> Key:
             raise TaskNotFound(text)
         return key
     return await get_backend().aresolve_key(keys.url_candidates(text))
+
+
+async def retained_failure(text: str) -> ErredTask | None:
+    """Return the retained failure of the key that URL text names, or None.
+
+    The scheduler keeps a bounded record of recent failures after it
+    releases their tasks, so a link from the exceptions page can outlive
+    the task it names.
+    """
+    if text.startswith(keys.DIGEST_PREFIX):
+        key = keys.key_for_digest(text)
+        candidates = [] if key is None else [key]
+    else:
+        candidates = keys.url_candidates(text)
+    for failure in await get_backend().aerred_tasks():
+        if any(keys.same_key(failure.key, key) for key in candidates):
+            return failure
+    return None

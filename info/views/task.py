@@ -8,9 +8,9 @@ from django.views.decorators.http import require_GET
 
 from clusterdash import keys
 from clusterdash.access import operator_page
-from clusterdash.backends import get_backend
+from clusterdash.backends import TaskNotFound, get_backend
 
-from ..lookups import get_snapshot, resolve_key
+from ..lookups import get_snapshot, resolve_key, retained_failure
 from .common import render_page
 from .main import WORKER_COLUMNS, worker_rows
 
@@ -18,9 +18,23 @@ from .main import WORKER_COLUMNS, worker_rows
 @require_GET
 @operator_page
 async def task(request, key: str):
-    """Show a task's state, relations, restrictions, failure and story."""
-    resolved = await resolve_key(key)
-    detail = await get_backend().atask_detail(resolved)
+    """Show a task's state, relations, restrictions, failure and story.
+
+    For a released task that failed, the page shows the failure record that
+    the scheduler kept. Any other unknown key gets a 404.
+    """
+    try:
+        resolved = await resolve_key(key)
+        detail = await get_backend().atask_detail(resolved)
+    except TaskNotFound:
+        failure = await retained_failure(key)
+        if failure is None:
+            raise
+        context = {
+            "title": f"Task: {keys.key_to_text(failure.key)}",
+            "failure": failure,
+        }
+        return await render_page(request, "info/released_task.html", context)
     snapshot = await get_snapshot()
 
     holders = [w for w in (snapshot.worker(a) for a in detail.who_has) if w]

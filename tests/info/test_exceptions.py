@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from django.utils.html import escape
 
-from clusterdash.keys import key_to_text
+from clusterdash.keys import key_to_path, key_to_text
 
 from .conftest import parse_html
 
@@ -53,6 +54,36 @@ def test_exception_links_open_task_pages(staff_client, dask_client, page_links):
     assert task_page.status_code == 200
     assert escape(key_to_text(key)).encode() in task_page.content
     assert b"value error 7" in task_page.content
+
+
+def _scheduler_knows(key, dask_scheduler=None):
+    return key in dask_scheduler.tasks
+
+
+def test_released_failure_keeps_its_page(staff_client, dask_client):
+    key = ("released <b>", 3)
+    future = dask_client.submit(_raise_value_error, 11, key=key, pure=False)
+    dask_client.gather([future], errors="skip")
+    del future
+    deadline = time.monotonic() + 30
+    while dask_client.run_on_scheduler(_scheduler_knows, key):
+        assert time.monotonic() < deadline, "the scheduler kept the released task"
+        time.sleep(0.1)
+
+    response = staff_client.get(f"/info/task/{key_to_path(key)}.html")
+
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert "has released this task" in content
+    assert escape(key_to_text(key)) in content
+    assert "value error 11" in content
+    parse_html(response.content)
+
+
+def test_unknown_key_is_still_not_found(staff_client, backend):
+    response = staff_client.get("/info/task/never-a-key-%28%29.html")
+
+    assert response.status_code == 404
 
 
 def test_exceptions_page_is_paged(staff_client, dask_client, settings):
