@@ -65,9 +65,11 @@ STALL_SECONDS = 10.0
 #: Channel-layer group that carries event batches between processes.
 GROUP = "clusterdash.eventstream"
 
-#: Errors of a channel layer whose server cannot be reached: channels-redis
-#: raises redis-py's errors, and the socket layer raises OSError.
-LAYER_ERRORS = (OSError, RedisError)
+#: Errors of a channel layer whose server cannot be reached. channels-redis
+#: raises redis-py's, which wraps socket errors in its ConnectionError and
+#: TimeoutError. OSError stays out, so other failures are not blamed on
+#: the layer.
+LAYER_ERRORS = (RedisError,)
 
 #: Colours of the non-compute actions, as Dask's task stream draws them.
 ACTION_COLORS = {
