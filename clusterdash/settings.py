@@ -261,12 +261,20 @@ CHANNEL_LAYERS = {
 #: ``redis://127.0.0.1:6379/0``; set CLUSTERDASH_EVENTSTREAM_LAYER=redis to
 #: share /eventstream events between several daphne processes.
 CLUSTERDASH_REDIS_URL = env_str("CLUSTERDASH_REDIS_URL", "")
+
+#: Event batches that Redis keeps waiting for one daphne process (all its
+#: /eventstream sockets share them). channels-redis 4.3 drops a group
+#: message for a process whose queue is full and logs that only at INFO, so
+#: /eventstream logs the gap in the batch numbers as a warning.
+CLUSTERDASH_REDIS_CAPACITY = env_int("CLUSTERDASH_REDIS_CAPACITY", 10_000)
+
 if CLUSTERDASH_REDIS_URL:
     CHANNEL_LAYERS["redis"] = {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        # channels-redis drops messages silently beyond its default capacity
-        # of 100 per channel, which a burst of task events exceeds.
-        "CONFIG": {"hosts": [CLUSTERDASH_REDIS_URL], "capacity": 10_000},
+        "CONFIG": {
+            "hosts": [CLUSTERDASH_REDIS_URL],
+            "capacity": CLUSTERDASH_REDIS_CAPACITY,
+        },
     }
 
 # Logging ------------------------------------------------------------------------------

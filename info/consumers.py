@@ -17,7 +17,10 @@ With ``CLUSTERDASH_EVENTSTREAM_LAYER`` set to a channel-layer alias, events
 travel through that layer instead, so several daphne processes can serve
 the stream: one process (``CLUSTERDASH_EVENTSTREAM_PUBLISHER``) polls and
 publishes numbered batches, and a subscriber that sees a gap in the numbers
-logs how many batches the layer dropped.
+logs how many batches the layer dropped. While the layer is unreachable the
+publisher keeps polling and drops its batches, and sockets that read from
+the layer are closed with code 1011 (4011 under daphne); both are logged
+once per outage.
 """
 
 from __future__ import annotations
@@ -34,9 +37,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from channels import DEFAULT_CHANNEL_LAYER
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
+from redis.exceptions import RedisError
 
 from clusterdash.backends import SchedulerUnavailable, get_backend
 from clusterdash.backends.types import Snapshot, TaskStreamRecord
@@ -47,6 +52,7 @@ logger = logging.getLogger(__name__)
 CLOSE_PROTOCOL_ERROR = 1002
 CLOSE_UNSUPPORTED_DATA = 1003
 CLOSE_MESSAGE_TOO_BIG = 1009
+CLOSE_INTERNAL_ERROR = 1011
 CLOSE_TRY_AGAIN_LATER = 1013
 
 #: Base of the application close codes used where a server rejects 1002-1013.
@@ -58,6 +64,12 @@ STALL_SECONDS = 10.0
 
 #: Channel-layer group that carries event batches between processes.
 GROUP = "clusterdash.eventstream"
+
+#: Errors of a channel layer whose server cannot be reached. channels-redis
+#: raises redis-py's, which wraps socket errors in its ConnectionError and
+#: TimeoutError. OSError stays out, so other failures are not blamed on
+#: the layer.
+LAYER_ERRORS = (RedisError,)
 
 #: Colours of the non-compute actions, as Dask's task stream draws them.
 ACTION_COLORS = {
@@ -281,19 +293,71 @@ class EventHub:
         alias = settings.CLUSTERDASH_EVENTSTREAM_LAYER
         if alias:
             if settings.CLUSTERDASH_EVENTSTREAM_PUBLISHER:
-                self._sequence += 1
-                layer = get_channel_layer(alias)
-                await layer.group_send(
-                    GROUP,
-                    {
-                        "type": "eventstream.batch",
-                        "seq": self._sequence,
-                        "frames": frames,
-                    },
-                )
+                await self._send_batch(alias, frames)
             return
         for subscriber in list(self.subscribers):
             subscriber.offer(frames)
+
+    async def _send_batch(self, alias: str, frames: list[str]) -> None:
+        self._sequence += 1
+        try:
+            await get_channel_layer(alias).group_send(
+                GROUP,
+                {"type": "eventstream.batch", "seq": self._sequence, "frames": frames},
+            )
+        except LAYER_ERRORS as exc:
+            layer_status.failed(alias, exc)
+        else:
+            layer_status.reached(alias)
+
+
+class LayerStatus:
+    """The channel layer's state as seen by this process, to log each change once."""
+
+    def __init__(self) -> None:
+        self.unreachable = False
+        self.last_gap_end: int | None = None
+
+    def failed(self, alias: str, exc: BaseException) -> None:
+        """Log the first failure of an outage; later ones only at debug."""
+        if self.unreachable:
+            logger.debug("Channel layer %r still unreachable: %s", alias, exc)
+            return
+        self.unreachable = True
+        logger.warning(
+            "Channel layer %r is unreachable, so /eventstream events are "
+            "lost until it is back: %s: %s",
+            alias,
+            type(exc).__name__,
+            exc,
+        )
+
+    def lost_batches(self, last: int, sequence: int) -> None:
+        """
+        Log batches ``last + 1`` to ``sequence - 1`` as lost.
+
+        Every socket of a process reads the same queue in Redis and so sees
+        the same gap; only the first one logs it.
+        """
+        if sequence == self.last_gap_end:
+            return
+        self.last_gap_end = sequence
+        logger.warning(
+            "Event stream lost %d batches (%d to %d) in the channel layer, "
+            "which was full; raise its capacity (CLUSTERDASH_REDIS_CAPACITY)",
+            sequence - last - 1,
+            last + 1,
+            sequence - 1,
+        )
+
+    def reached(self, alias: str) -> None:
+        """Log the end of an outage."""
+        if self.unreachable:
+            self.unreachable = False
+            logger.warning("Channel layer %r is reachable again", alias)
+
+
+layer_status = LayerStatus()
 
 
 def _publishes_to_layer() -> bool:
@@ -346,8 +410,31 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
     and receive ``pong``; other names are ignored. Input that is not a JSON
     object with a ``name`` closes the socket with 1002, a binary frame with
     1003 and a frame above ``CLUSTERDASH_EVENTSTREAM_MAX_FRAME`` bytes with
-    1009.
+    1009. With a channel layer, a socket whose layer fails is closed with
+    1011 (4011 under daphne).
     """
+
+    @property
+    def channel_layer_alias(self) -> str:
+        """
+        Alias of the layer this consumer's channel lives in.
+
+        Batches are sent to the group on ``CLUSTERDASH_EVENTSTREAM_LAYER``,
+        so the channel that ``AsyncConsumer`` creates and reads must belong
+        to that layer too.
+        """
+        return settings.CLUSTERDASH_EVENTSTREAM_LAYER or DEFAULT_CHANNEL_LAYER
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except LAYER_ERRORS as exc:
+            # The read from the layer failed; the client is still connected
+            # unless connect() or receive() closed the socket already.
+            layer_status.failed(self.channel_layer_alias, exc)
+            if not getattr(self, "_closing", False):
+                self._stop()
+                await self._close_with(CLOSE_INTERNAL_ERROR)
 
     async def connect(self) -> None:
         self._queue: deque[str] = deque()
@@ -368,7 +455,17 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
             )
         alias = settings.CLUSTERDASH_EVENTSTREAM_LAYER
         if alias:
-            await get_channel_layer(alias).group_add(GROUP, self.channel_name)
+            # NOTE: channels-redis forgets a group member after its
+            # group_expiry (one day by default), so a socket open that long
+            # stops receiving events without an error.
+            try:
+                await get_channel_layer(alias).group_add(GROUP, self.channel_name)
+            except LAYER_ERRORS as exc:
+                layer_status.failed(alias, exc)
+                self._stop()
+                await self._close_with(CLOSE_INTERNAL_ERROR)
+                return
+            layer_status.reached(alias)
         self._hub = get_hub()
         self._hub.add(self)
 
@@ -376,7 +473,12 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
         self._stop()
         alias = settings.CLUSTERDASH_EVENTSTREAM_LAYER
         if alias and getattr(self, "channel_name", None):
-            await get_channel_layer(alias).group_discard(GROUP, self.channel_name)
+            try:
+                await get_channel_layer(alias).group_discard(GROUP, self.channel_name)
+            except LAYER_ERRORS as exc:
+                # Redis drops the membership itself after channels-redis's
+                # group_expiry (one day by default).
+                layer_status.failed(alias, exc)
 
     async def receive(self, text_data: str | None = None, bytes_data=None) -> None:
         if text_data is None:
@@ -403,11 +505,7 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
         last = self._last_sequence
         if isinstance(sequence, int):
             if last is not None and sequence > last + 1:
-                logger.warning(
-                    "Event stream lost %d batches in the channel layer "
-                    "(it was full); raise its capacity",
-                    sequence - last - 1,
-                )
+                layer_status.lost_batches(last, sequence)
             self._last_sequence = sequence
         self.offer(event.get("frames") or ())
 
