@@ -288,10 +288,11 @@ LOGGING = {
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
     },
+    # The handler sits on the root logger, replacing the one daphne's command
+    # line installs, so each line is printed once under daphne as well.
+    "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
-        "clusterdash": {"handlers": ["console"], "level": "INFO"},
-        "info": {"handlers": ["console"], "level": "INFO"},
-        "plots": {"handlers": ["console"], "level": "INFO"},
-        "metrics": {"handlers": ["console"], "level": "INFO"},
+        name: {"level": "INFO"}
+        for name in ("clusterdash", "info", "plots", "metrics", "workers")
     },
 }
