@@ -14,6 +14,12 @@ none of the site's cookies, its ``Authorization`` header or its CSRF
 token, and upstream ``Set-Cookie`` headers are dropped, so a worker page
 cannot read or set the site's session. Hop-by-hop headers are not forwarded either way.
 
+A worker's pages name their assets relative to the page, so they stay
+under ``/proxy/<port>/<host>/`` whatever prefix the site has. The two
+places where a worker writes paths from its own root are rewritten:
+``Location`` headers, and the resource and websocket paths of Bokeh's
+``autoload.js`` scripts.
+
 NOTE: relayed pages run in the site's origin, as with Dask's proxy, so a
 worker that serves hostile scripts can act for the staff user who opens
 them. Proxy only workers you trust as much as the site.
@@ -22,9 +28,11 @@ them. Proxy only workers you trust as much as the site.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
 from collections.abc import AsyncIterator
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 from asgiref.sync import sync_to_async
@@ -77,6 +85,17 @@ CHUNK_SIZE = 64 * 1024
 
 #: Websocket close code sent when the upstream socket closes abnormally.
 CLOSE_UPSTREAM_FAILED = 1014
+
+#: Largest Bokeh autoload script, in bytes, that the proxy reads to rewrite.
+#: The scripts load BokehJS by URL, so they stay far below this.
+MAX_AUTOLOAD_BYTES = 1024 * 1024
+
+#: Response headers that describe the upstream bytes, which a rewrite changes.
+REWRITTEN_RESPONSE_HEADERS = frozenset({"content-length", "content-encoding", "etag"})
+
+#: The application path that a Bokeh autoload script passes to
+#: ``embed_items``, from which BokehJS derives the session's websocket URL.
+AUTOLOAD_APP_PATH = re.compile(r'(\.embed_items\(docs_json, render_items, )("/[^"]*")')
 
 
 class TargetRejected(Exception):
@@ -209,6 +228,9 @@ async def proxy_view(request: HttpRequest, port: str, host: str, path: str):
         logger.warning("Proxy request to %s failed: %s", url, exc)
         return _error(502, f"Request to worker {authority} failed: {exc}")
     prefix = reverse("proxy", kwargs={"port": port, "host": host, "path": ""})
+    if _is_autoload(path, upstream):
+        server_url = _origin_of(request.GET.get("bokeh-absolute-url", ""))
+        return await _rewritten_autoload(client, upstream, url, prefix, server_url)
     return _relay_response(client, upstream, url, f"http://{authority}/", prefix)
 
 
@@ -222,6 +244,92 @@ async def _send(client: httpx.AsyncClient, request: HttpRequest, url: str):
         content=_request_body(request) if has_body else None,
     )
     return await client.send(upstream_request, stream=True)
+
+
+def _relayed_location(value: str, origin: str, prefix: str) -> str:
+    """
+    Return a worker's ``Location`` header as a URL behind the proxy.
+
+    An absolute URL on the worker itself and a path from the worker's root
+    both stay under ``prefix``. Other URLs pass unchanged.
+    """
+    if value.startswith(origin):
+        return prefix + value[len(origin) :]
+    if value.startswith("/") and not value.startswith("//"):
+        return prefix + value[1:]
+    return value
+
+
+def _is_autoload(path: str, upstream: httpx.Response) -> bool:
+    content_type = upstream.headers.get("content-type", "")
+    return (
+        upstream.status_code == 200
+        and (path == "autoload.js" or path.endswith("/autoload.js"))
+        and "javascript" in content_type
+    )
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def rewrite_autoload(script: str, prefix: str, server_url: str = "") -> str:
+    """
+    Move the URLs in a Bokeh autoload script under the proxy's ``prefix``.
+
+    Bokeh's server writes its resources as paths from its root
+    (``"/static/js/bokeh.min.js"``), or from ``server_url``, the origin of
+    the request's ``bokeh-absolute-url``, when the request names one. It
+    passes the application path (``"/status"``) to ``embed_items``, which
+    opens the websocket at that path plus ``/ws``. All would leave the proxy.
+    """
+    base = prefix.rstrip("/")
+    script = script.replace('"/static/', f'"{base}/static/')
+    if server_url:
+        script = script.replace(
+            f'"{server_url}/static/', f'"{server_url}{base}/static/'
+        )
+
+    def app_path(match: re.Match) -> str:
+        path = json.loads(match.group(2))
+        # BokehJS reads "/" as the root and appends "/ws" to anything else.
+        return match.group(1) + json.dumps(base + ("" if path == "/" else path))
+
+    return AUTOLOAD_APP_PATH.sub(app_path, script)
+
+
+async def _rewritten_autoload(
+    client: httpx.AsyncClient,
+    upstream: httpx.Response,
+    url: str,
+    prefix: str,
+    server_url: str,
+) -> HttpResponse:
+    """Read a Bokeh autoload script whole and return it rewritten."""
+    try:
+        body = bytearray()
+        async for chunk in upstream.aiter_bytes():
+            body += chunk
+            if len(body) > MAX_AUTOLOAD_BYTES:
+                logger.warning("Autoload script from %s is too large to rewrite", url)
+                return _error(502, f"The autoload script from {url} is too large.")
+    except httpx.HTTPError as exc:
+        logger.warning("Proxy response from %s broke off: %s", url, exc)
+        return _error(502, f"Reading the autoload script from {url} failed: {exc}")
+    finally:
+        await upstream.aclose()
+        await client.aclose()
+    text = body.decode(upstream.encoding or "utf-8")
+    script = rewrite_autoload(text, prefix, server_url)
+    response = HttpResponse(script.encode("utf-8"), status=upstream.status_code)
+    del response["Content-Type"]
+    for name, value in _response_headers(upstream):
+        if name.lower() in REWRITTEN_RESPONSE_HEADERS:
+            continue
+        response.headers[name] = value
+    response["Content-Type"] = "application/javascript; charset=utf-8"
+    return response
 
 
 def _relay_response(
@@ -245,9 +353,8 @@ def _relay_response(
     # Django sets a default content type; the upstream one replaces it.
     del response["Content-Type"]
     for name, value in _response_headers(upstream):
-        if name.lower() == "location" and value.startswith(origin):
-            # An absolute redirect to the worker itself stays behind the proxy.
-            value = prefix + value[len(origin) :]
+        if name.lower() == "location":
+            value = _relayed_location(value, origin, prefix)
         response.headers[name] = value
     return response
 

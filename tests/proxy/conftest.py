@@ -24,8 +24,9 @@ def install_echo_routes(dask_worker=None):
     Add ``/echo`` and ``/echo-ws`` to the worker's own Tornado server.
 
     ``/echo`` returns the request's method, headers and body as JSON and
-    sets a cookie, ``/echo-ws`` sends back every websocket message, and
-    ``/redirect`` redirects to ``/echo`` with an absolute URL.
+    sets a cookie, ``/echo-ws`` sends back every websocket message,
+    ``/redirect`` redirects to ``/echo`` with an absolute URL and
+    ``/path-redirect`` with a path from the server's root.
     """
     import json
 
@@ -56,6 +57,10 @@ def install_echo_routes(dask_worker=None):
         def get(self):
             self.redirect(f"http://{self.request.host}/echo?from=redirect")
 
+    class PathRedirect(web.RequestHandler):
+        def get(self):
+            self.redirect("/echo?from=path-redirect")
+
     class EchoSocket(websocket.WebSocketHandler):
         def check_origin(self, origin):
             return True
@@ -69,6 +74,7 @@ def install_echo_routes(dask_worker=None):
             (r"/echo", Echo),
             (r"/echo-ws", EchoSocket),
             (r"/redirect", AbsoluteRedirect),
+            (r"/path-redirect", PathRedirect),
         ],
     )
     return True

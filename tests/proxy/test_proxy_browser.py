@@ -15,16 +15,14 @@ import contextlib
 import os
 import subprocess
 import sys
-import threading
 import time
 from urllib.parse import urlsplit
 
 import pytest
-from distributed import Client
 
 from tests.plots.server import PROJECT, daphne
 from tests.plots.test_browser import CHROMIUM_ARGS
-from tests.workers.cluster import worker_cluster
+from tests.workers.cluster import steady_sleeps, worker_cluster
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -91,20 +89,8 @@ def proxied_site(tmp_path_factory):
 def steady_work(proxied_site):
     """Keep tasks running on both workers while the test runs."""
     cluster, _ = proxied_site
-    stop = threading.Event()
-
-    def submit():
-        with Client(cluster.scheduler_address, set_as_default=False) as client:
-            while not stop.is_set():
-                futures = client.map(time.sleep, [0.05] * 40, pure=False)
-                client.gather(futures)
-                del futures
-
-    thread = threading.Thread(target=submit, daemon=True)
-    thread.start()
-    yield
-    stop.set()
-    thread.join(30)
+    with steady_sleeps(cluster.scheduler_address):
+        yield
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -66,12 +67,15 @@ def wait_for_port(host: str, port: int, timeout: float = 30.0) -> None:
             time.sleep(0.1)
 
 
-def start_worker(scheduler: str, host: str, port: int, dashboard_port: int):
+def _worker_process(
+    scheduler: str, host: str, port: int, dashboard_port: int, name: str
+) -> subprocess.Popen:
     """Start one worker process without a nanny, with its dashboard on."""
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [
-            DASK,
-            "worker",
+            sys.executable,
+            "-m",
+            "distributed.cli.dask_worker",
             scheduler,
             "--host",
             host,
@@ -84,13 +88,52 @@ def start_worker(scheduler: str, host: str, port: int, dashboard_port: int):
             "--nthreads",
             "2",
             "--name",
-            f"worker-{host}",
+            name,
         ],
+        # With "-m", the working directory is on the worker's sys.path, so
+        # the workers can import functions that tests submit by reference.
+        cwd=Path(__file__).resolve().parents[2],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def start_worker(scheduler: str, host: str, port: int, dashboard_port: int):
+    """Start one worker process on fixed ports and wait for its dashboard."""
+    process = _worker_process(scheduler, host, port, dashboard_port, f"worker-{host}")
     wait_for_port(host, dashboard_port)
     return WorkerProcess(host, port, dashboard_port, process)
+
+
+def start_worker_on_free_ports(
+    scheduler: str, host: str, name: str, timeout: float = 30.0
+) -> WorkerProcess:
+    """
+    Start one worker process whose server and dashboard bind port 0.
+
+    The ports come from the scheduler, which learns them when the worker
+    registers under ``name``.
+    """
+    process = _worker_process(scheduler, host, 0, 0, name)
+    try:
+        with Client(scheduler, set_as_default=False) as client:
+            deadline = time.monotonic() + timeout
+            while True:
+                for address, info in client.scheduler_info()["workers"].items():
+                    if info["name"] == name and "dashboard" in info["services"]:
+                        port = int(address.rsplit(":", 1)[1])
+                        dashboard_port = int(info["services"]["dashboard"])
+                        wait_for_port(host, dashboard_port)
+                        return WorkerProcess(host, port, dashboard_port, process)
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"worker {name!r} on {host} did not register with "
+                        f"{scheduler} in {timeout} s (exit code {process.poll()})"
+                    )
+                time.sleep(0.2)
+    except BaseException:
+        stop_process(process)
+        raise
 
 
 def stop_process(process: subprocess.Popen) -> None:
@@ -157,3 +200,30 @@ def backend_settings(address: str) -> dict:
             "worker_timeout": 5.0,
         },
     }
+
+
+@contextmanager
+def steady_sleeps(scheduler_address: str, workers: list[str] | None = None):
+    """
+    Keep 50 ms sleep tasks running for the ``with`` block.
+
+    ``workers`` restricts them to those worker addresses; None allows all.
+    """
+    stop = threading.Event()
+
+    def submit():
+        with Client(scheduler_address, set_as_default=False) as client:
+            while not stop.is_set():
+                futures = client.map(
+                    time.sleep, [0.05] * 40, workers=workers, pure=False
+                )
+                client.gather(futures)
+                del futures
+
+    thread = threading.Thread(target=submit, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(30)
