@@ -368,11 +368,26 @@ def run_scale(name: str, scale: Scale, partial_file: Path) -> dict:
             if client is not None:
                 client.close()
             servers.close()
+    finish_record(record, started)
+    return record
+
+
+def finish_record(record: dict, started: float) -> None:
+    """Add the run's wall time and the load average after it to ``record``."""
     record["total_seconds"] = time.monotonic() - started
     record["machine"]["load_average_after"] = [
         round(load, 2) for load in psutil.getloadavg()
     ]
-    return record
+
+
+def prepare_process() -> None:
+    """Make SIGTERM stop the run's servers and log progress to stderr."""
+    # SIGTERM unwinds like Ctrl-C, so the servers this run started are stopped.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr
+    )
+    logging.getLogger("distributed").setLevel(logging.ERROR)
 
 
 def main() -> None:
@@ -390,12 +405,7 @@ def main() -> None:
         help="tasks in the timed map, instead of the scale's default",
     )
     args = parser.parse_args()
-    # SIGTERM unwinds like Ctrl-C, so the servers this run started are stopped.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr
-    )
-    logging.getLogger("distributed").setLevel(logging.ERROR)
+    prepare_process()
 
     scale = SCALES[args.scale]
     command = f"python benchmarks/compare.py --scale {args.scale}"

@@ -369,11 +369,15 @@ def render_section(results_dir: Path) -> str:
 
 def update_page(page: Path, results_dir: Path) -> None:
     """Replace the comparison section of ``page``, or append it."""
-    section = render_section(results_dir)
+    replace_section(page, render_section(results_dir), BEGIN, END)
+
+
+def replace_section(page: Path, section: str, begin: str, end: str) -> None:
+    """Replace the text from ``begin`` to ``end`` of ``page``, or append it."""
     text = page.read_text() if page.exists() else ""
-    if BEGIN in text and END in text:
-        before, _, rest = text.partition(BEGIN)
-        _, _, after = rest.partition(END + "\n")
+    if begin in text and end in text:
+        before, _, rest = text.partition(begin)
+        _, _, after = rest.partition(end + "\n")
         text = before + section + after
     else:
         text = text.rstrip("\n") + ("\n\n" if text else "") + section

@@ -16,7 +16,16 @@ from bokeh.transform import dodge
 
 from clusterdash.backends.types import Snapshot, WorkerSummary
 
-from .panels import BLUE, GREEN, GREY, ORANGE, VERMILION, Panel, format_bytes
+from .panels import (
+    BLUE,
+    GREEN,
+    GREY,
+    ORANGE,
+    VERMILION,
+    Panel,
+    format_bytes,
+    update_source,
+)
 
 #: Fractions of the memory limit at which Dask's defaults turn a worker's
 #: bar orange (target 0.6 < spill 0.7) and red (terminate 0.95).
@@ -114,12 +123,15 @@ class WorkerBars(Panel):
         workers = snapshot.workers
         self.say(None if workers else NO_WORKERS)
         values = [float(self.value(w)) for w in workers]
-        self.source.data = {
-            "worker": [w.address for w in workers],
-            "name": [str(w.name) for w in workers],
-            "value": values,
-            "color": [self.colour(w) for w in workers],
-        }
+        update_source(
+            self.source,
+            {
+                "worker": [w.address for w in workers],
+                "name": [str(w.name) for w in workers],
+                "value": values,
+                "color": [self.colour(w) for w in workers],
+            },
+        )
         _set_factors(self.figure, [w.address for w in workers])
         self.figure.x_range.end = self.x_end(snapshot, values)
         self.retitle(snapshot, values)
@@ -224,15 +236,20 @@ class MemorySegments(Panel):
         self.figure.xaxis.formatter = NumeralTickFormatter(format="0.0 b")
         self.body = self.figure
 
-    def fill(self, rows: list[tuple[str, str, WorkerSummary | None, list]]) -> float:
-        """Draw ``rows`` of (factor, label, worker, segments); return the end."""
+    def fill(self, rows: list[tuple[str, str, str, list]]) -> float:
+        """
+        Draw ``rows`` of (factor, label, colour, segments); return the end.
+
+        Every segment keeps its row, an empty one drawn fully transparent,
+        so the rows of a worker stay in place and an update patches only the
+        workers whose bytes changed.
+        """
         data: dict[str, list] = {name: [] for name in self.source.data}
         end = 0.0
         for factor, label, colour, segments in rows:
             left = 0.0
             for segment, nbytes, segment_colour, alpha in segments:
-                if nbytes <= 0:
-                    continue
+                nbytes = max(nbytes, 0)
                 data["worker"].append(factor)
                 data["name"].append(label)
                 data["segment"].append(segment)
@@ -241,10 +258,10 @@ class MemorySegments(Panel):
                 data["bytes"].append(nbytes)
                 data["text"].append(format_bytes(nbytes))
                 data["color"].append(segment_colour or colour)
-                data["alpha"].append(alpha)
+                data["alpha"].append(alpha if nbytes else 0.0)
                 left += nbytes
             end = max(end, left)
-        self.source.data = data
+        update_source(self.source, data)
         return end
 
 
@@ -362,14 +379,17 @@ class TransferBytes(Panel):
             transfer = worker.metrics.get("transfer") or {}
             incoming.append(float(transfer.get("incoming_bytes") or 0))
             outgoing.append(float(transfer.get("outgoing_bytes") or 0))
-        self.source.data = {
-            "worker": [w.address for w in workers],
-            "name": [str(w.name) for w in workers],
-            "incoming": incoming,
-            "outgoing": outgoing,
-            "incoming_text": [format_bytes(n) for n in incoming],
-            "outgoing_text": [format_bytes(n) for n in outgoing],
-        }
+        update_source(
+            self.source,
+            {
+                "worker": [w.address for w in workers],
+                "name": [str(w.name) for w in workers],
+                "incoming": incoming,
+                "outgoing": outgoing,
+                "incoming_text": [format_bytes(n) for n in incoming],
+                "outgoing_text": [format_bytes(n) for n in outgoing],
+            },
+        )
         _set_factors(self.figure, [w.address for w in workers])
         self.figure.title.text = f"Bytes transferring: {format_bytes(sum(incoming))}"
         limit = max((w.memory_limit for w in workers), default=0)

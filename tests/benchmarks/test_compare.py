@@ -8,16 +8,12 @@ and writes to a temporary page, never to ``benchmarks/README.md``.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-PROJECT = Path(__file__).resolve().parents[2]
-SCRIPT = PROJECT / "benchmarks" / "compare.py"
+from .runner import run_benchmark
+
 NUMBER = re.compile(r"^-?[\d,]+(\.\d+)?$")
 
 # Seconds the tiny run may take. It took 4.5 minutes on two cores at a load
@@ -31,38 +27,9 @@ pytestmark = pytest.mark.slow
 def tiny_run(tmp_path_factory):
     """Run ``compare.py --scale tiny`` once; return its page and results."""
     output = tmp_path_factory.mktemp("compare") / "page.md"
-    output.write_text("# Benchmarks\n\nKept text.\n")
-    readme = PROJECT / "benchmarks" / "README.md"
-    readme_before = readme.read_text()
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("CLUSTERDASH_")
-    }
-    log = output.with_suffix(".log")
-    with log.open("w") as stderr:
-        run = subprocess.Popen(
-            [sys.executable, str(SCRIPT), "--scale", "tiny", "--output", str(output)],
-            cwd=PROJECT,
-            env=environment,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
-        try:
-            returncode = run.wait(RUN_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            # SIGTERM lets the script stop the servers it started.
-            run.terminate()
-            run.wait(60)
-            raise
-    assert returncode == 0, log.read_text()[-4000:]
+    run = run_benchmark("compare.py", ["--scale", "tiny"], output, RUN_TIMEOUT)
     results = json.loads((output.parent / "results" / "compare-tiny.json").read_text())
-    return {
-        "page": output.read_text(),
-        "results": results,
-        "readme_before": readme_before,
-        "readme_after": readme.read_text(),
-    }
+    return {**run, "results": results}
 
 
 def table_after(page: str, header: str) -> list[list[str]]:
