@@ -264,6 +264,11 @@ class EventHub:
             if current_backend is not backend:
                 # A new backend (the setting changed) has its own positions.
                 backend, previous, cursor = current_backend, None, None
+            if cursor is None:
+                # Start at the newest record this process keeps, before the
+                # first snapshot: if that snapshot fails, the records fetched
+                # when the scheduler answers again are still delivered.
+                _, cursor = await backend.atask_stream(sys.maxsize)
             try:
                 messages, previous, cursor = await self._poll(backend, previous, cursor)
             except SchedulerUnavailable:
@@ -277,12 +282,7 @@ class EventHub:
 
     async def _poll(self, backend, previous, cursor):
         snapshot = await backend.asnapshot()
-        if cursor is None:
-            # Start at the newest record: history is not replayed.
-            _, cursor = await backend.atask_stream(sys.maxsize)
-            records = []
-        else:
-            records, cursor = await backend.atask_stream(cursor)
+        records, cursor = await backend.atask_stream(cursor)
         messages = [] if previous is None else snapshot_messages(previous, snapshot)
         for record in records:
             messages.extend(transition_messages(record))

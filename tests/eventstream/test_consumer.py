@@ -19,6 +19,7 @@ from distributed import Client
 from django.contrib.auth import get_user_model
 from django.test import override_settings
 
+from clusterdash.backends import SchedulerUnavailable
 from clusterdash.routing import websocket_urlpatterns
 
 pytestmark = pytest.mark.django_db(transaction=False)
@@ -226,3 +227,34 @@ async def test_reader_past_queue_limit_is_dropped(backend, dask_client):
 
         await asyncio.to_thread(run)
         assert await receive_close(communicator, timeout=20) == 1013
+
+
+async def test_transitions_kept_while_snapshot_fails(backend, dask_client, monkeypatch):
+    # The scheduler is slow to answer the stream's first snapshots while the
+    # work runs; its transitions must still arrive once a snapshot succeeds.
+    snapshot_fails = True
+    real_snapshot = backend.asnapshot
+
+    async def slow_snapshot():
+        if snapshot_fails:
+            raise SchedulerUnavailable(backend.address, "timed out after 2 s")
+        return await real_snapshot()
+
+    monkeypatch.setattr(backend, "asnapshot", slow_snapshot)
+    communicator = await connect()
+    await asyncio.sleep(0.5)
+    keys = [("es-late", i) for i in range(3)]
+
+    def run():
+        futures = dask_client.map(lambda x: x + 1, range(3), key=keys)
+        return dask_client.gather(futures)
+
+    assert await asyncio.to_thread(run) == [1, 2, 3]
+    await asyncio.sleep(backend.poll_interval * 5)
+    snapshot_fails = False
+
+    messages = await receive_until(
+        communicator, lambda m: len(transitions_for(m, keys)) >= 3
+    )
+    assert sorted(tuple(m["key"]) for m in transitions_for(messages, keys)) == keys
+    await communicator.disconnect()
