@@ -30,6 +30,22 @@ TABLE_COLUMNS = (
 )
 
 
+#: Relative width of the address column; Bokeh's default column width is 300.
+ADDRESS_WIDTH = 600
+
+
+def _column(field: str, title: str, number: str | None) -> TableColumn:
+    # The table fits its columns to the page in proportion to their widths,
+    # and an address needs about twice the room of a number.
+    if number is not None:
+        return TableColumn(
+            field=field, title=title, formatter=NumberFormatter(format=number)
+        )
+    if field == "address":
+        return TableColumn(field=field, title=title, width=ADDRESS_WIDTH)
+    return TableColumn(field=field, title=title)
+
+
 class WorkerTable(Panel):
     """One row per worker and a first row of totals."""
 
@@ -39,14 +55,7 @@ class WorkerTable(Panel):
     def __init__(self) -> None:
         super().__init__()
         self.source = ColumnDataSource({field: [] for field, _, _ in TABLE_COLUMNS})
-        columns = [
-            TableColumn(
-                field=field, title=title, formatter=NumberFormatter(format=number)
-            )
-            if number is not None
-            else TableColumn(field=field, title=title)
-            for field, title, number in TABLE_COLUMNS
-        ]
+        columns = [_column(*column) for column in TABLE_COLUMNS]
         self.body = DataTable(
             source=self.source,
             columns=columns,
