@@ -285,8 +285,13 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
     },
+    "filters": {"site_info": {"()": "clusterdash.log_filters.SiteInfo"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["site_info"],
+        },
     },
     # The handler sits on the root logger, replacing the one daphne's command
     # line installs, so each line is printed once under daphne as well.
