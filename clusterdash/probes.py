@@ -21,19 +21,31 @@ from django.conf import settings
 BODY = b"ok"
 
 
-def probe_paths() -> frozenset[str]:
-    """Return the request paths that reach the liveness probe."""
-    paths = {"/health"}
+def site_paths(path: str) -> frozenset[str]:
+    """Return ``path`` as a request reaches it, with and without the URL prefix.
+
+    A proxy that keeps the prefix passes it on in the request path.
+    """
+    paths = {path}
     if settings.URL_PREFIX:
-        paths.add(f"{settings.URL_PREFIX}/health")
+        paths.add(f"{settings.URL_PREFIX}{path}")
     return frozenset(paths)
 
 
-def probe_headers() -> list[tuple[bytes, bytes]]:
-    """Return the response headers of the probe, as Django would send them."""
+def probe_paths() -> frozenset[str]:
+    """Return the request paths that reach the liveness probe."""
+    return site_paths("/health")
+
+
+def site_headers(content_type: str, length: int) -> list[tuple[bytes, bytes]]:
+    """Return the headers of a response that skips Django, as Django sends them.
+
+    These are the content headers plus the ones Django's security and
+    clickjacking middleware add to every response.
+    """
     headers = [
-        ("Content-Type", "text/plain; charset=utf-8"),
-        ("Content-Length", str(len(BODY))),
+        ("Content-Type", content_type),
+        ("Content-Length", str(length)),
         ("X-Frame-Options", settings.X_FRAME_OPTIONS),
     ]
     if settings.SECURE_CONTENT_TYPE_NOSNIFF:
@@ -46,6 +58,11 @@ def probe_headers() -> list[tuple[bytes, bytes]]:
     return [
         (name.encode("latin-1"), value.encode("latin-1")) for name, value in headers
     ]
+
+
+def probe_headers() -> list[tuple[bytes, bytes]]:
+    """Return the response headers of the probe, as Django would send them."""
+    return site_headers("text/plain; charset=utf-8", len(BODY))
 
 
 class HealthProbe:

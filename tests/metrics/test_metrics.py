@@ -12,6 +12,7 @@ import logging
 import shutil
 import socket
 import subprocess
+import time
 
 import pytest
 from distributed import LocalCluster
@@ -314,3 +315,30 @@ def test_scrapes_within_the_cache_time_share_one_call(
     assert len(calls) == expected_calls
     for text in texts:
         assert value(families(text)["dask_scheduler_up"]) == 1
+
+
+def test_shared_text_renews_after_the_cache_time(client, backend, monkeypatch):
+    calls = []
+    fetch = backend.scheduler_metrics
+
+    def counted(*arguments):
+        calls.append(arguments)
+        return fetch(*arguments)
+
+    monkeypatch.setattr(backend, "scheduler_metrics", counted)
+    with override_settings(CLUSTERDASH_METRICS_CACHE_SECONDS=0.3):
+        first = scrape(client)
+        second = scrape(client)
+        time.sleep(0.4)
+        third = scrape(client)
+    assert len(calls) == 2
+    assert second == first
+    assert value(families(third)["dask_scheduler_up"]) == 1
+
+
+def test_shared_text_follows_the_prefix_cap(client):
+    with override_settings(CLUSTERDASH_METRICS_CACHE_SECONDS=60.0):
+        capped = scrape(client)
+        with override_settings(CLUSTERDASH_METRICS_MAX_PREFIXES=1):
+            recapped = scrape(client)
+    assert recapped != capped
