@@ -26,6 +26,7 @@ import dataclasses
 import datetime
 import json
 import logging
+import os
 import platform
 import signal
 import subprocess
@@ -160,6 +161,7 @@ class Run:
     client: Client
     scale: Scale
     dashboards: list[Dashboard]
+    placement: measures.Placement | None = None
     idle_rate: float = 0.0
 
     def settle(self) -> float:
@@ -238,17 +240,37 @@ def measure_map(run: Run) -> dict:
     # The run without tabs comes first and last, so drift over the run shows
     # as the difference between the two.
     tasks = run.scale.map_tasks
-    logger.info("map of %d tasks, no tab", tasks)
-    results: dict = {"none": measures.map_wall_time(run.client, tasks, None, [])}
-    results["idle_after"] = {}
-    for dashboard in run.dashboards:
-        logger.info("map of %d tasks, %s tabs", tasks, dashboard.name)
-        results[dashboard.name] = measures.map_wall_time(
-            run.client, tasks, dashboard, MAP_TABS
+    placement = run.placement
+    cluster_pids = [run.servers.scheduler.pid, os.getpid()]
+    cluster_pids += [pool.pid for pool in run.servers.pools]
+    viewer_cpus: tuple[int, ...] = ()
+    if placement is not None:
+        logger.info("map placement: %s", placement.describe())
+        measures.pin(cluster_pids, placement.cluster)
+        measures.pin([run.servers.daphne.pid], placement.viewers)
+        viewer_cpus = placement.viewers
+    pids = {"scheduler": run.servers.scheduler.pid, "daphne": run.servers.daphne.pid}
+    try:
+        logger.info("map of %d tasks, no tab", tasks)
+        results: dict = {
+            "none": measures.map_wall_time(run.client, tasks, None, [], pids)
+        }
+        results["idle_after"] = {}
+        for dashboard in run.dashboards:
+            logger.info("map of %d tasks, %s tabs", tasks, dashboard.name)
+            results[dashboard.name] = measures.map_wall_time(
+                run.client, tasks, dashboard, MAP_TABS, pids, viewer_cpus
+            )
+            results["idle_after"][dashboard.name] = run.settle()
+        logger.info("map of %d tasks, no tab, again", tasks)
+        results["none_again"] = measures.map_wall_time(
+            run.client, tasks, None, [], pids
         )
-        results["idle_after"][dashboard.name] = run.settle()
-    logger.info("map of %d tasks, no tab, again", tasks)
-    results["none_again"] = measures.map_wall_time(run.client, tasks, None, [])
+    finally:
+        if placement is not None:
+            every_cpu = placement.cluster + placement.viewers
+            measures.pin(cluster_pids + [run.servers.daphne.pid], every_cpu)
+    results["placement"] = placement.describe() if placement else None
     return results
 
 
@@ -264,13 +286,19 @@ def measure_eventstream(run: Run) -> dict:
     return results
 
 
-def run_all(servers: Servers, client: Client, scale: Scale, save) -> dict:
+def run_all(
+    servers: Servers,
+    client: Client,
+    scale: Scale,
+    save,
+    placement: measures.Placement | None,
+) -> dict:
     """Run every measurement, calling ``save(results)`` after each one."""
     dashboards = [
         Dashboard("clusterdash", servers.clusterdash_url, servers.session_cookie),
         Dashboard("dask", servers.dask_url),
     ]
-    run = Run(servers, client, scale, dashboards)
+    run = Run(servers, client, scale, dashboards, placement)
     started = time.monotonic()
     run.idle_rate = measures.cpu_rates({"scheduler": servers.scheduler.pid}, 3.0)[
         "scheduler"
@@ -332,7 +360,9 @@ def describe_versions() -> dict:
     return versions
 
 
-def run_scale(name: str, scale: Scale, partial_file: Path) -> dict:
+def run_scale(
+    name: str, scale: Scale, partial_file: Path, placement: measures.Placement | None
+) -> dict:
     record = {
         "scale": name,
         "settings": asdict(scale),
@@ -358,7 +388,7 @@ def run_scale(name: str, scale: Scale, partial_file: Path) -> dict:
             scheduler_rss = PeakRSS(servers.scheduler.pid)
             logger.info("holding %d tasks", scale.held_tasks)
             held = hold_tasks(client, scale.held_tasks)
-            record.update(run_all(servers, client, scale, save_partial))
+            record.update(run_all(servers, client, scale, save_partial, placement))
             record["rss"] = {
                 "clusterdash": daphne_rss.close(),
                 "dask": scheduler_rss.close(),
@@ -404,6 +434,12 @@ def main() -> None:
         type=int,
         help="tasks in the timed map, instead of the scale's default",
     )
+    parser.add_argument(
+        "--shared-cpus",
+        action="store_true",
+        help="run the timed maps with the cluster and the viewers on the same "
+        "CPUs, instead of on separate halves of them",
+    )
     args = parser.parse_args()
     prepare_process()
 
@@ -416,7 +452,10 @@ def main() -> None:
     results_dir.mkdir(parents=True, exist_ok=True)
     results_file = results_dir / f"compare-{args.scale}.json"
     partial_file = results_dir / f"partial-{args.scale}.json"
-    record = run_scale(args.scale, scale, partial_file)
+    placement = None if args.shared_cpus else measures.Placement.split()
+    if args.shared_cpus:
+        command += " --shared-cpus"
+    record = run_scale(args.scale, scale, partial_file, placement)
     record["command"] = command
     partial_file.unlink(missing_ok=True)
     results_file.write_text(json.dumps(record, indent=1) + "\n")

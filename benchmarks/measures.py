@@ -16,7 +16,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -181,12 +181,71 @@ def cpu_rates(pids: dict[str, int], window: float) -> dict[str, float]:
     }
 
 
+@dataclass(frozen=True)
+class Placement:
+    """CPUs for the cluster and for everything that watches it.
+
+    The cluster is the scheduler, the worker pools and this process, which
+    runs the Dask client. The viewers are daphne and Chromium. On
+    separate CPUs, a map slowed by open tabs shows what the dashboards cost
+    the scheduler, not the tabs' rendering on the same cores.
+    """
+
+    cluster: tuple[int, ...]
+    viewers: tuple[int, ...]
+
+    @classmethod
+    def split(cls) -> Placement | None:
+        """Give the viewers the last half of this process's CPUs, or None."""
+        cpus = sorted(psutil.Process().cpu_affinity())
+        if len(cpus) < 2:
+            return None
+        half = len(cpus) // 2
+        return cls(tuple(cpus[:-half]), tuple(cpus[-half:]))
+
+    def describe(self) -> dict[str, list[int]]:
+        return {"cluster": list(self.cluster), "viewers": list(self.viewers)}
+
+
+def pin(pids: Iterable[int], cpus: Iterable[int]) -> None:
+    """Set the CPU affinity of every live process in ``pids`` to ``cpus``."""
+    for pid in pids:
+        try:
+            psutil.Process(pid).cpu_affinity(list(cpus))
+        except psutil.NoSuchProcess:
+            pass
+
+
+def descendants() -> set[int]:
+    """Return the PIDs of every process this process started, at any depth."""
+    return {child.pid for child in psutil.Process().children(recursive=True)}
+
+
+def processes_cpu_seconds(pids: Iterable[int]) -> float:
+    """Return the CPU seconds used so far by the live processes in ``pids``."""
+    total = 0.0
+    for pid in pids:
+        try:
+            total += cpu_seconds(psutil.Process(pid))
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
 class Tabs:
-    """Headless Chromium tabs opened by ``browser_tabs``."""
+    """Headless Chromium tabs opened by ``browser_tabs``.
+
+    ``pids`` contains the browser's processes, known once its pages loaded.
+    """
 
     def __init__(self, browser=None) -> None:
         self.browser = browser
         self.loaded = 0
+        self.pids: set[int] = set()
+
+    def cpu_seconds(self) -> float:
+        """Return the CPU seconds the browser's processes have used so far."""
+        return processes_cpu_seconds(self.pids)
 
     def close(self) -> None:
         """Close every tab now; closing twice does nothing."""
@@ -196,12 +255,15 @@ class Tabs:
 
 
 @contextmanager
-def browser_tabs(dashboard: Dashboard | None, paths: list[str]) -> Iterator[Tabs]:
+def browser_tabs(
+    dashboard: Dashboard | None, paths: list[str], cpus: Iterable[int] = ()
+) -> Iterator[Tabs]:
     """Open one headless Chromium tab per path, closed at the end of the block.
 
     ``loaded`` counts the tabs that got a Bokeh document. A tab whose
     document has not arrived after 180 s stays open and is left out of the
     count, so an overloaded machine shortens the run but does not stop it.
+    With ``cpus``, Playwright's driver and the browser run on those CPUs.
     """
     if dashboard is None or not paths:
         yield Tabs()
@@ -209,10 +271,15 @@ def browser_tabs(dashboard: Dashboard | None, paths: list[str]) -> Iterator[Tabs
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
+    existing = descendants()
     with sync_playwright() as playwright:
         tabs = Tabs(
             playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         )
+        # Chromium forks its renderers from processes that exist by now, so
+        # they inherit this affinity.
+        if cpus:
+            pin(descendants() - existing, cpus)
         try:
             context = tabs.browser.new_context()
             if dashboard.cookie:
@@ -236,6 +303,9 @@ def browser_tabs(dashboard: Dashboard | None, paths: list[str]) -> Iterator[Tabs
                     logger.warning("%s got no Bokeh document: %s", page.url, exc)
                 else:
                     tabs.loaded += 1
+            tabs.pids = descendants() - existing
+            if cpus:
+                pin(tabs.pids, cpus)
             yield tabs
         finally:
             tabs.close()
@@ -251,24 +321,39 @@ def tab_cpu(
 
 
 def map_wall_time(
-    client: Client, tasks: int, dashboard: Dashboard | None, paths: list[str]
-) -> float:
+    client: Client,
+    tasks: int,
+    dashboard: Dashboard | None,
+    paths: list[str],
+    pids: dict[str, int],
+    cpus: Iterable[int] = (),
+) -> dict[str, float]:
     """Time ``client.map(inc, range(tasks))`` to completion, in seconds.
 
-    The tabs on ``paths`` open before the map starts and close once half of
-    its tasks are done, as a user who looks and leaves would.
+    The tabs on ``paths`` open before the map starts, on ``cpus`` if given,
+    and close once half of its tasks are done, as a user who looks and
+    leaves would. Besides the wall time, the result holds the CPU seconds
+    that the browser used while its tabs were open and that each process in
+    ``pids`` used during the map.
     """
-    with browser_tabs(dashboard, paths) as opened:
+    processes = {name: psutil.Process(pid) for name, pid in pids.items()}
+    with browser_tabs(dashboard, paths, cpus) as opened:
         time.sleep(2)
+        before = {name: cpu_seconds(process) for name, process in processes.items()}
+        browser_before = opened.cpu_seconds()
         started = time.perf_counter()
         futures = client.map(inc, range(tasks), pure=False)
         while sum(future.done() for future in futures) < tasks / 2:
             time.sleep(0.25)
+        browser_used = opened.cpu_seconds() - browser_before
         opened.close()
         client.gather(futures)
         elapsed = time.perf_counter() - started
         del futures
-    return elapsed
+    result = {"seconds": elapsed, "browser_cpu_seconds": browser_used}
+    for name, process in processes.items():
+        result[f"{name}_cpu_seconds"] = cpu_seconds(process) - before[name]
+    return result
 
 
 def timed_calls(call, count: int, budget: float) -> list[float]:

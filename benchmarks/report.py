@@ -52,9 +52,16 @@ after the other in the same run:
   with no tab, then with `/status`, `/tasks` and `/graph` open on
   clusterdash and on Dask's dashboard, then with no tab again. The tabs
   open before the map starts and close once half of its tasks are done;
-  the slowdown is against the mean of the two runs with no tab, and the
-  last row is how long the scheduler's CPU use took to fall back to idle
-  after the map;
+  the slowdown is against the mean of the two runs with no tab. The rows
+  that follow give how long the scheduler's CPU use took to fall back to
+  idle after the map and the CPU time that Chromium used while its tabs
+  were open. The last rows give the CPU time of the scheduler and of
+  daphne during each map.
+  Unless `--shared-cpus` is given, the maps run with the scheduler, the
+  worker pools and the client on one half of the CPUs and daphne and
+  Chromium on the other, as when the viewers' browsers and the dashboard
+  server run on other machines than the scheduler. Dask's Bokeh server
+  runs inside the scheduler, so it stays on the cluster's half;
 - **event stream**: `eventstream_bench.run`, 50 websocket clients on
   `/eventstream`, counting the `transition` messages of a burst of tasks;
 - **responsiveness**: the median and p99 of sequential
@@ -133,27 +140,64 @@ def cpu_rows(record: dict) -> list[tuple[str, float, float]]:
     return rows
 
 
+def map_seconds(run) -> float:
+    """Return a map run's wall time; older records store only the number."""
+    return run["seconds"] if isinstance(run, dict) else run
+
+
+def map_cpu(mapped: dict, process: str) -> float:
+    """Return the mean CPU seconds of ``process`` over the maps with no tab."""
+    runs = [mapped["none"]] + ([mapped["none_again"]] if "none_again" in mapped else [])
+    return sum(run[f"{process}_cpu_seconds"] for run in runs) / len(runs)
+
+
 def map_baseline(mapped: dict) -> float:
     """Return the map's wall time with no tab: the mean of its two runs."""
     runs = [mapped["none"]] + ([mapped["none_again"]] if "none_again" in mapped else [])
-    return sum(runs) / len(runs)
+    return sum(map_seconds(run) for run in runs) / len(runs)
 
 
 def map_rows(record: dict) -> list[tuple[str, float, float]]:
     mapped = record["map"]
     baseline = map_baseline(mapped)
-    rows = [("map wall time, no tab, first run (s)", mapped["none"], mapped["none"])]
+    first = map_seconds(mapped["none"])
+    rows = [("map wall time, no tab, first run (s)", first, first)]
     if "none_again" in mapped:
-        again = mapped["none_again"]
+        again = map_seconds(mapped["none_again"])
         rows.append(("map wall time, no tab, last run (s)", again, again))
-    values = [mapped[name] for name in DASHBOARDS]
+    values = [map_seconds(mapped[name]) for name in DASHBOARDS]
     rows.append(("map wall time, `/status` `/tasks` `/graph` open (s)", *values))
-    slowdowns = [100 * (mapped[name] / baseline - 1) for name in DASHBOARDS]
+    slowdowns = [100 * (value / baseline - 1) for value in values]
     rows.append(("map slowdown with those tabs, against the mean (%)", *slowdowns))
     if "idle_after" in mapped:
         idle = [mapped["idle_after"][name] for name in DASHBOARDS]
         rows.append(("scheduler back to idle after the map (s)", *idle))
+    if all(isinstance(mapped[name], dict) for name in DASHBOARDS):
+        browser = [mapped[name]["browser_cpu_seconds"] for name in DASHBOARDS]
+        rows.append(("Chromium CPU while the tabs were open (s)", *browser))
+        for process in ("scheduler", "daphne"):
+            used = [mapped[name][f"{process}_cpu_seconds"] for name in DASHBOARDS]
+            rows.append((f"{process} CPU during the map with tabs (s)", *used))
+        idle = map_cpu(mapped, "scheduler")
+        rows.append(("scheduler CPU during the map with no tab, mean (s)", idle, idle))
     return rows
+
+
+def map_placement(record: dict) -> str:
+    """Describe where the timed maps ran, for the scale's header."""
+    placement = record.get("map", {}).get("placement")
+    if not placement:
+        return (
+            "Map placement: the cluster, daphne and Chromium shared every CPU "
+            "during the maps."
+        )
+    cluster = ", ".join(str(cpu) for cpu in placement["cluster"])
+    viewers = ", ".join(str(cpu) for cpu in placement["viewers"])
+    return (
+        f"Map placement: the scheduler, the worker pools and the client on CPU "
+        f"{cluster}; daphne and Chromium on CPU {viewers} (`sched_setaffinity`), "
+        "during the maps only."
+    )
 
 
 def eventstream_rows(record: dict) -> list[tuple[str, float, float]]:
@@ -234,7 +278,10 @@ def target_checks(record: dict) -> list[tuple[str, str, bool]]:
         map_none = map_baseline(record["map"])
     except (KeyError, TypeError):
         map_none = math.nan
-    map_ours = lookup(record, "map", "clusterdash")
+    try:
+        map_ours = map_seconds(record["map"]["clusterdash"])
+    except (KeyError, TypeError):
+        map_ours = math.nan
     events = {
         key: lookup(record, "eventstream", "clusterdash", key)
         for key in ("events_per_s", "lost")
@@ -344,6 +391,8 @@ def render_scale(record: dict) -> str:
         f"condition (at most {settings['round_trip_budget']:g} s each), and up "
         f"to {settings['longest_settle']:g} s for the scheduler to settle after "
         "each load.",
+        "",
+        map_placement(record),
         "",
         "| measure | clusterdash | Dask | clusterdash / Dask |",
         "|---|---:|---:|---:|",

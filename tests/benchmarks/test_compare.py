@@ -92,3 +92,14 @@ def test_page_keeps_other_text(tiny_run):
 
 def test_readme_left_alone(tiny_run):
     assert tiny_run["readme_after"] == tiny_run["readme_before"]
+
+
+def test_map_keeps_viewers_off_cluster_cpus(tiny_run):
+    mapped = tiny_run["results"]["map"]
+    placement = mapped["placement"]
+    assert placement is not None
+    assert set(placement["cluster"]).isdisjoint(placement["viewers"])
+    assert "Map placement: the scheduler" in tiny_run["page"]
+    for dashboard in ("clusterdash", "dask"):
+        assert mapped[dashboard]["browser_cpu_seconds"] > 0, dashboard
+    assert mapped["none"]["browser_cpu_seconds"] == 0
