@@ -18,6 +18,9 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
+from django.utils.formats import localize
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
 
 from clusterdash import keys
 
@@ -108,6 +111,112 @@ def page_url(request, **changes) -> str:
         else:
             query[name] = value
     return "?" + query.urlencode()
+
+
+#: One row of the worker table. ``format_html`` escapes every value put in.
+WORKER_ROW = """<tr{stale}>
+  <td><a href="{worker_url}">{address}</a></td>
+  <td>{name}</td>
+  <td class="number">{nthreads}</td>
+  <td class="number" data-sort="{memory_limit}">{memory_limit_text}</td>
+  <td><progress value="{memory}" max="{memory_limit}"></progress></td>
+  <td class="number" data-sort="{occupancy}">{occupancy_text}</td>
+  <td class="number">{processing}</td>
+  <td class="number">{in_memory}</td>
+  <td>{services}</td>
+  <td><a href="{logs_url}">logs</a></td>
+  <td class="number" data-sort="{age}">{age_text}</td>
+</tr>
+"""
+
+_STALE_CLASS = mark_safe(' class="stale"')
+
+
+@register.simple_tag
+def worker_table(rows, columns, request=None, sortable=False, next_order=""):
+    """Render the worker table of ``rows``; see ``render_worker_table``."""
+    return render_worker_table(
+        rows, columns, request=request if sortable else None, next_order=next_order
+    )
+
+
+def render_worker_table(
+    rows, columns, *, request=None, next_order: str = ""
+) -> SafeString:
+    """
+    Render the worker table of ``rows`` under the headers of ``columns``.
+
+    ``rows`` are as ``info.views.main.worker_rows`` returns them, and
+    ``columns`` are ``(label, sort name)`` pairs. With ``request``, each
+    header that has a sort name links to the current query sorted by that
+    column in ``next_order``. The rows are built with ``format_html`` rather
+    than a template loop, and each link route is reversed once per table,
+    which takes much less CPU time for a few hundred rows.
+    """
+    header = []
+    for label, sort_name in columns:
+        if request is not None and sort_name:
+            href = page_url(request, sort=sort_name, order=next_order, page="")
+            cell = format_html(
+                '  <th scope="col"><a href="{}">{}</a></th>', href, label
+            )
+        else:
+            cell = format_html('  <th scope="col">{}</th>', label)
+        header.append(cell)
+    script_prefix, urlconf = get_script_prefix(), get_urlconf()
+    worker_route = _around_segment("info:worker", script_prefix, urlconf)
+    logs_route = _around_segment("info:worker-logs", script_prefix, urlconf)
+    body = [
+        _worker_row(row, worker_route, logs_route, script_prefix, urlconf)
+        for row in rows
+    ]
+    # Every part joined here is a SafeString that format_html returned.
+    return mark_safe(
+        '<div class="table-scroll">\n<table class="data workers">\n'
+        "<thead>\n<tr>\n" + "\n".join(header) + "\n</tr>\n</thead>\n"
+        "<tbody>\n" + "".join(body) + "</tbody>\n</table>\n</div>\n"
+    )
+
+
+def _worker_row(row, worker_route, logs_route, script_prefix, urlconf) -> SafeString:
+    worker = row["worker"]
+    segment = address_segment(worker.address)
+    services = ""
+    port = worker.services.get("dashboard")
+    if port:
+        proxy_url = _proxy_url(port, worker.host, script_prefix, urlconf)
+        if proxy_url:
+            services = format_html('<a href="{}">dashboard</a>', proxy_url)
+    return format_html(
+        WORKER_ROW,
+        stale=_STALE_CLASS if row["stale"] else "",
+        worker_url=worker_route[0] + segment + worker_route[1],
+        address=escape(worker.address),
+        name=_cell_text("" if worker.name is None else worker.name),
+        nthreads=_cell_text(worker.nthreads),
+        memory_limit=_cell_text(worker.memory_limit),
+        memory_limit_text=format_bytes(worker.memory_limit),
+        memory=_cell_text(worker.memory),
+        occupancy=_cell_text(worker.occupancy),
+        occupancy_text=format_time(worker.occupancy),
+        processing=_cell_text(worker.processing),
+        in_memory=_cell_text(worker.in_memory),
+        services=services,
+        logs_url=logs_route[0] + segment + logs_route[1],
+        age=_cell_text(row["age"]),
+        age_text=format_time(row["age"]),
+    )
+
+
+def _cell_text(value) -> SafeString:
+    """Return ``value`` localized as a template prints it, always escaped."""
+    if type(value) is int and not settings.USE_THOUSAND_SEPARATOR:
+        # Django 5.2's numberformat.format() returns such an int unchanged
+        # too, so it prints as str(value), and digits need no escaping.
+        return SafeString(str(value))
+    # escape(), unlike the conditional_escape() of templates and format_html,
+    # also escapes text that is already marked safe.
+    return escape(localize(value))
 
 
 @register.filter

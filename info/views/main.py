@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import re
-import time
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Hashable
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.urls import reverse
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.urls import get_script_prefix, get_urlconf, reverse
+from django.utils.safestring import SafeString
+from django.utils.translation import get_language
 from django.views.decorators.http import require_GET
 
 from clusterdash.access import operator_page, viewer_page
@@ -16,6 +21,7 @@ from clusterdash.backends import get_backend
 from clusterdash.backends.types import ErredTask, Snapshot, WorkerSummary
 
 from ..lookups import get_snapshot
+from ..templatetags.clusterdash import render_worker_table
 from .common import query_int, relative_redirect, render_page
 
 #: Seconds without a heartbeat after which a worker row is highlighted.
@@ -79,6 +85,76 @@ def _select_workers(snapshot: Snapshot, search: str, sort: str, descending: bool
     return workers
 
 
+class SnapshotFragments:
+    """
+    Rendered HTML fragments of one snapshot, by key, at most ``maxsize``.
+
+    The cache keeps a reference to the snapshot and compares it with ``is``,
+    so a new snapshot is never mistaken for an old one whose ``id()`` it
+    reuses. A request with another snapshot drops every stored fragment.
+    A request that still has an older snapshot therefore costs renders,
+    but never gets a fragment of the wrong snapshot.
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        # Async views run on one event loop under ASGI, but in a thread per
+        # request under WSGI.
+        self._lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+        self._fragments: OrderedDict[Hashable, SafeString] = OrderedDict()
+
+    def get(
+        self, snapshot: Snapshot, key: Hashable, render: Callable[[], SafeString]
+    ) -> SafeString:
+        """Return the fragment of ``key`` for ``snapshot``, rendering it on a miss."""
+        with self._lock:
+            if snapshot is not self._snapshot:
+                self._snapshot = snapshot
+                self._fragments.clear()
+            fragment = self._fragments.get(key)
+            if fragment is not None:
+                self._fragments.move_to_end(key)
+                return fragment
+            # Rendering under the lock, with no await in between, means that
+            # concurrent requests for one new table render it once.
+            fragment = render()
+            self._fragments[key] = fragment
+            if len(self._fragments) > self.maxsize:
+                self._fragments.popitem(last=False)
+            return fragment
+
+    def clear(self) -> None:
+        """Drop the snapshot and every fragment."""
+        with self._lock:
+            self._snapshot = None
+            self._fragments.clear()
+
+
+#: Worker tables of the workers page, which every viewer may share because
+#: the table contains no per-user or per-role content.
+worker_tables = SnapshotFragments(maxsize=8)
+
+
+@receiver(setting_changed)
+def _forget_worker_tables(**kwargs) -> None:
+    worker_tables.clear()
+
+
+def _worker_table_key(request) -> tuple:
+    """Return what the workers page's table depends on besides the snapshot."""
+    # The header links keep every query parameter, not only q, sort, order
+    # and page. Links carry the script prefix and the urlconf's routes, and
+    # numbers are localized in the active language.
+    return (
+        request.GET.urlencode(),
+        get_script_prefix(),
+        get_urlconf(),
+        get_language(),
+        settings.CLUSTERDASH_PAGE_SIZE,
+    )
+
+
 @require_GET
 @viewer_page
 async def workers(request):
@@ -92,15 +168,27 @@ async def workers(request):
     paginator = Paginator(selected, settings.CLUSTERDASH_PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
 
+    def render_table() -> SafeString:
+        # Ages are measured at the time the snapshot was taken, not at the
+        # request, so one table serves every request until the next poll.
+        # They are older than the request by up to one poll interval.
+        rows = worker_rows(page.object_list, snapshot.taken_at)
+        return render_worker_table(
+            rows,
+            WORKER_COLUMNS,
+            request=request,
+            next_order="asc" if descending else "desc",
+        )
+
+    table = worker_tables.get(snapshot, _worker_table_key(request), render_table)
     context = {
         "title": "Workers",
         "scheduler_address": snapshot.scheduler.address,
-        "rows": worker_rows(page.object_list, time.time()),
+        "worker_table": table,
         "page": page,
         "search": search,
         "sort": sort,
         "order": "desc" if descending else "asc",
-        "columns": WORKER_COLUMNS,
         "total_workers": len(snapshot.workers),
     }
     return await render_page(request, "info/workers.html", context)
