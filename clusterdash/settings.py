@@ -285,12 +285,15 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
     },
-    "filters": {"site_info": {"()": "clusterdash.log_filters.SiteInfo"}},
+    "filters": {
+        "site_info": {"()": "clusterdash.log_filters.SiteInfo"},
+        "client_errors": {"()": "clusterdash.log_filters.ClientErrors"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["site_info"],
+            "filters": ["site_info", "client_errors"],
         },
     },
     # The handler sits on the root logger, replacing the one daphne's command

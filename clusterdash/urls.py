@@ -6,6 +6,7 @@ so links and tools written for Dask's dashboard keep working.
 """
 
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
 from . import views
@@ -21,6 +22,19 @@ urlpatterns = [
     path("", include("metrics.urls")),
     path("", include("workers.urls")),
     re_path(PROXY_PATTERN, proxy_view, name="proxy"),
-    path("accounts/", include("django.contrib.auth.urls")),
+    # Django's auth routes without password reset, which needs outgoing mail.
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "accounts/password_change/",
+        auth_views.PasswordChangeView.as_view(),
+        name="password_change",
+    ),
+    path(
+        "accounts/password_change/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("admin/", admin.site.urls),
 ]

@@ -50,6 +50,19 @@ def health(request):
     return HttpResponse("ok", content_type="text/plain; charset=utf-8")
 
 
+#: The site icon, which browsers request at ``/favicon.ico`` on pages that do
+#: not link it, such as JSON responses and Django's admin.
+FAVICON = settings.BASE_DIR / "static" / "clusterdash" / "favicon.svg"
+
+
+@require_http_methods(["GET", "HEAD"])
+def favicon(request):
+    """Serve the site icon, open to anonymous users like the static files."""
+    response = HttpResponse(FAVICON.read_bytes(), content_type="image/svg+xml")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
 @require_http_methods(["GET", "HEAD"])
 async def ready(request):
     """

@@ -23,6 +23,7 @@ from django.templatetags.static import static
 from django.urls import get_script_prefix, reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.http import require_http_methods, require_safe
 
 from clusterdash.access import (
     OPERATOR,
@@ -63,10 +64,11 @@ def page_view(name: str):
         return await sync_to_async(render)(request, "plots/page.html", context)
 
     view.__name__ = f"{name.replace('-', '_')}_page"
-    return viewer_page(view)
+    return require_safe(viewer_page(view))
 
 
 @xframe_options_exempt
+@require_safe
 @viewer_page
 async def individual(request: HttpRequest, name: str) -> HttpResponse:
     """Serve one plot alone, for iframes such as JupyterLab's dask panes."""
@@ -82,6 +84,7 @@ async def individual(request: HttpRequest, name: str) -> HttpResponse:
     return response
 
 
+@require_safe
 @viewer_api
 def individual_plots(request: HttpRequest) -> JsonResponse:
     """
@@ -111,6 +114,7 @@ def individual_plots(request: HttpRequest) -> JsonResponse:
     return response
 
 
+@require_safe
 @viewer_page
 def index(request: HttpRequest) -> HttpResponse:
     """List every live page and individual plot."""
@@ -125,6 +129,7 @@ def index(request: HttpRequest) -> HttpResponse:
     )
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
 @viewer_page
 async def hardware(request: HttpRequest) -> HttpResponse:
     """
@@ -134,9 +139,12 @@ async def hardware(request: HttpRequest) -> HttpResponse:
     network, so opening the page never starts it, and starting it needs
     the operator role.
     """
-    context: dict[str, object] = {"title": "Cluster Hardware Bandwidth"}
+    context: dict[str, object] = {
+        "title": "Cluster Hardware Bandwidth",
+        "may_run": await request_has_role(request, OPERATOR),
+    }
     if request.method == "POST":
-        if not await request_has_role(request, OPERATOR):
+        if not context["may_run"]:
             raise PermissionDenied(denial_message(OPERATOR))
         try:
             result = await asyncio.to_thread(get_backend().benchmark_hardware)

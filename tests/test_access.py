@@ -51,7 +51,13 @@ OPERATOR_ROUTES = {
 }
 
 #: Routes without login: probes and the Prometheus scrape targets.
-OPEN_ROUTES = {"health", "ready", "metrics:scheduler", "metrics:workers"}
+OPEN_ROUTES = {
+    "health",
+    "ready",
+    "favicon",
+    "metrics:scheduler",
+    "metrics:workers",
+}
 
 #: Routes that return 401/403 with a body instead of redirecting to login.
 API_ROUTES = {
@@ -75,10 +81,6 @@ AUTH_ROUTES = {
     "logout",
     "password_change",
     "password_change_done",
-    "password_reset",
-    "password_reset_done",
-    "password_reset_confirm",
-    "password_reset_complete",
 }
 
 #: Task routes take the task key; the other positional routes a worker.

@@ -174,3 +174,47 @@ def test_sitemap_paths_carry_prefix(viewer_client):
     assert "/team-a/dask/health" in paths
     assert "/team-a/dask/statics/clusterdash/site.css" in paths
     assert all(p.startswith("/team-a/dask/") for p in paths)
+
+
+@pytest.mark.django_db
+async def test_unknown_websocket_path_is_rejected():
+    from channels.testing import WebsocketCommunicator
+
+    from clusterdash.asgi import application
+    from clusterdash.routing import NO_ROUTE
+
+    communicator = WebsocketCommunicator(
+        application, "/no-such-socket", headers=[(b"host", b"127.0.0.1:8000")]
+    )
+    connected, code = await communicator.connect(timeout=5)
+    await communicator.disconnect()
+
+    assert connected is False
+    assert code == NO_ROUTE
+
+
+@pytest.mark.django_db
+def test_password_reset_is_not_served(client):
+    # Resetting a password needs outgoing mail, which the site does not send.
+    for path in ("/accounts/password_reset/", "/accounts/reset/done/"):
+        assert client.get(path).status_code == 404, path
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method", ["get", "head"])
+def test_favicon_is_open(client, method):
+    response = getattr(client, method)("/favicon.ico")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/svg+xml"
+    assert "Set-Cookie" not in response
+
+
+@pytest.mark.parametrize("path", ["/status", "/individual-task-stream", "/plots"])
+@pytest.mark.parametrize("method", ["post", "options", "put"])
+def test_plot_pages_accept_only_get_and_head(viewer_client, path, method):
+    response = getattr(viewer_client, method)(path)
+
+    assert response.status_code == 405
+    assert "GET" in response["Allow"]
+    assert "HEAD" in response["Allow"]

@@ -124,12 +124,20 @@ async def test_events_plot_lists_worker_events(backend):
     assert not panel.notice.visible
 
 
-def test_hardware_get_does_not_run_benchmark(viewer_client, backend):
-    response = viewer_client.get("/hardware")
+def test_hardware_get_does_not_run_benchmark(staff_client, backend):
+    response = staff_client.get("/hardware")
     assert response.status_code == 200
     html = response.content.decode()
     assert "Run the benchmark" in html
     assert "<table" not in html
+
+
+def test_hardware_button_only_for_operators(viewer_client, backend):
+    response = viewer_client.get("/hardware")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Run the benchmark" not in html
+    assert "needs the operator role" in html
 
 
 def test_hardware_post_needs_staff(viewer_client, backend):
