@@ -126,7 +126,11 @@ def _require(role: str, deny: Callable) -> Callable:
 
             @functools.wraps(view)
             async def async_wrapper(request, *args, **kwargs):
-                denied = deny(request, await request.auser(), role)
+                user = await request.auser()
+                # request.user would load the user again, with a query of its
+                # own, when the page's template reads it.
+                request.user = user
+                denied = deny(request, user, role)
                 if denied is not None:
                     return denied
                 return await view(request, *args, **kwargs)

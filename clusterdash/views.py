@@ -19,7 +19,7 @@ from django.urls import (
     reverse,
 )
 from django.urls.resolvers import RegexPattern
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from info.views.common import relative_redirect
 
@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 SITEMAP_SKIPPED_SUFFIXES = (".py", ".pyc")
 
 
-@require_GET
+@require_safe
 @viewer_page
 def root(request):
     """Redirect the site root to the status page in one hop."""
@@ -145,7 +145,7 @@ def site_paths(prefix: str = "/") -> list[str]:
     return sorted(paths)
 
 
-@require_GET
+@require_safe
 @viewer_api
 def sitemap(request):
     """List every path the site serves, as Dask's ``/sitemap.json`` does."""

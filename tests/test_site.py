@@ -218,3 +218,16 @@ def test_plot_pages_accept_only_get_and_head(viewer_client, path, method):
     assert response.status_code == 405
     assert "GET" in response["Allow"]
     assert "HEAD" in response["Allow"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/info/main/workers.html", "/json/counts.json", "/sitemap.json"]
+)
+def test_info_pages_serve_head_like_get(viewer_client, path):
+    get = viewer_client.get(path)
+    head = viewer_client.head(path)
+
+    assert get.status_code == 200
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head["Content-Type"] == get["Content-Type"]

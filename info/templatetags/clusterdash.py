@@ -181,12 +181,13 @@ def render_worker_table(
 def _worker_row(row, worker_route, logs_route, script_prefix, urlconf) -> SafeString:
     worker = row["worker"]
     segment = address_segment(worker.address)
-    services = ""
-    port = worker.services.get("dashboard")
-    if port:
-        proxy_url = _proxy_url(port, worker.host, script_prefix, urlconf)
-        if proxy_url:
-            services = format_html('<a href="{}">dashboard</a>', proxy_url)
+    # Dask links its worker's own Bokeh server through /proxy, which gives a
+    # 404 page where the worker runs no Bokeh and a 403 to viewers. The site's
+    # worker pages work for every worker and every viewer.
+    worker_pages = _around_segment("workers:index", script_prefix, urlconf)
+    services = format_html(
+        '<a href="{}">dashboard</a>', worker_pages[0] + segment + worker_pages[1]
+    )
     return format_html(
         WORKER_ROW,
         stale=_STALE_CLASS if row["stale"] else "",

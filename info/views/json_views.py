@@ -6,7 +6,7 @@ import json
 
 from django.http import HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from clusterdash.access import viewer_api, viewer_page
 
@@ -25,7 +25,7 @@ def json_response(data) -> HttpResponse:
     return HttpResponse(text, content_type="application/json")
 
 
-@require_GET
+@require_safe
 @viewer_api
 async def counts(request):
     """Return the cluster-wide counts, in Dask's field order."""
@@ -33,7 +33,7 @@ async def counts(request):
     return json_response(snapshot.counts)
 
 
-@require_GET
+@require_safe
 @viewer_api
 async def identity(request):
     """Return the scheduler's identity document."""
@@ -41,7 +41,7 @@ async def identity(request):
     return json_response(snapshot.identity)
 
 
-@require_GET
+@require_safe
 @viewer_page
 def json_index(request):
     """List the JSON endpoints."""

@@ -14,7 +14,7 @@ from django.dispatch import receiver
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from clusterdash.access import operator_page, viewer_page
 from clusterdash.backends import get_backend
@@ -55,7 +55,7 @@ WORKER_COLUMNS = (
 )
 
 
-@require_GET
+@require_safe
 @viewer_page
 def info_redirect(request):
     """Redirect ``/info`` and ``/info/`` to the workers page."""
@@ -155,7 +155,7 @@ def _worker_table_key(request) -> tuple:
     )
 
 
-@require_GET
+@require_safe
 @viewer_page
 async def workers(request):
     """List the scheduler's workers, a page at a time, sorted and searchable."""
@@ -244,7 +244,7 @@ def exception_groups(erred: list[ErredTask], snapshot: Snapshot) -> list[dict]:
     return groups
 
 
-@require_GET
+@require_safe
 @viewer_page
 async def exceptions(request):
     """Show failures grouped by prefix and type, then the recent ones."""
@@ -265,7 +265,7 @@ async def exceptions(request):
     return await render_page(request, "info/exceptions.html", context)
 
 
-@require_GET
+@require_safe
 @operator_page
 async def scheduler_logs(request):
     """Show the scheduler's log, newest first, capped in size."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from clusterdash import keys
 from clusterdash.access import operator_page
@@ -15,7 +15,7 @@ from .common import render_page
 from .main import WORKER_COLUMNS, worker_rows
 
 
-@require_GET
+@require_safe
 @operator_page
 async def task(request, key: str):
     """Show a task's state, relations, restrictions, failure and story.
@@ -57,7 +57,7 @@ async def task(request, key: str):
     return await render_page(request, "info/task.html", context)
 
 
-@require_GET
+@require_safe
 @operator_page
 async def task_call_stack(request, key: str):
     """Show the call stacks of a task or of the running tasks it waits on."""

@@ -6,7 +6,7 @@ import time
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from clusterdash.access import operator_page, viewer_page
 from clusterdash.backends import get_backend
@@ -32,7 +32,7 @@ class _HeldCount:
         return []
 
 
-@require_GET
+@require_safe
 @viewer_page
 async def worker(request, address: str):
     """Show one worker, a page of the keys it holds, and its processing keys."""
@@ -68,7 +68,7 @@ async def worker(request, address: str):
     return await render_page(request, "info/worker.html", context)
 
 
-@require_GET
+@require_safe
 @operator_page
 async def worker_logs(request, address: str):
     """Show one worker's log, newest first, capped in size."""
@@ -87,7 +87,7 @@ async def worker_logs(request, address: str):
     return await render_page(request, "info/logs.html", context)
 
 
-@require_GET
+@require_safe
 @operator_page
 async def worker_call_stacks(request, address: str):
     """Show the call stacks of the tasks running on one worker."""

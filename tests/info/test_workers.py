@@ -119,3 +119,15 @@ def test_stale_worker_row_is_flagged(two_workers):
 
     assert rows[0]["stale"] is False
     assert rows[1]["stale"] is True
+
+
+def test_dashboard_links_open_for_viewers(viewer_client, two_workers):
+    response = viewer_client.get("/info/main/workers.html")
+
+    hrefs = [
+        href for href, text in parse_html(response.content).links if text == "dashboard"
+    ]
+    assert len(hrefs) == len(two_workers.workers)
+    for href in hrefs:
+        assert href.startswith("/workers/"), href
+        assert viewer_client.get(href).status_code == 200, href
