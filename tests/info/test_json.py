@@ -53,3 +53,23 @@ def test_json_index_links_both_endpoints(viewer_client):
     assert response.status_code == 200
     assert "/json/counts.json" in links
     assert "/json/identity.json" in links
+
+
+def _scheduler_identity(dask_scheduler=None):
+    return dask_scheduler.identity()
+
+
+def test_identity_workers_match_dask(viewer_client, dask_client, wait_for_snapshot):
+    wait_for_snapshot(lambda s: len(s.workers) == 2)
+    expected = dask_client.run_on_scheduler(_scheduler_identity)
+
+    document = json.loads(viewer_client.get("/json/identity.json").content)
+
+    assert list(document["workers"]) == list(expected["workers"])
+    for address, worker in expected["workers"].items():
+        ours = document["workers"][address]
+        assert set(ours) == set(worker), address
+        # Heartbeats move these between the two reads.
+        for field in set(worker) - {"metrics", "last_seen"}:
+            assert ours[field] == json.loads(json.dumps(worker[field])), field
+        assert set(ours["metrics"]) == set(worker["metrics"]), address

@@ -183,8 +183,14 @@ class DaskBackend(ClusterBackend):
         started = time.perf_counter()
         raw = self._run(scheduler_side.summary)
         elapsed = time.perf_counter() - started
+        records = [_worker_fields(w) for w in raw["workers"]]
+        identity = json_safe(raw["identity"])
+        identity["workers"] = {
+            fields["address"]: _worker_identity(fields, raw_name, extra)
+            for fields, raw_name, extra in records
+        }
         workers = sorted(
-            (WorkerSummary(**_worker_fields(w)) for w in raw["workers"]),
+            (WorkerSummary(**fields) for fields, _, _ in records),
             key=lambda w: w.name,
         )
         prefixes = tuple(
@@ -202,7 +208,7 @@ class DaskBackend(ClusterBackend):
             clients=raw["clients"],
             total_threads=raw["total_threads"],
             total_memory=raw["total_memory"],
-            identity=json_safe(raw["identity"]),
+            identity=identity,
             client_list=tuple(
                 ClientSummary(
                     id=c["id"],
@@ -556,10 +562,34 @@ def _raise_for_worker_status(raw: Any, address: str, timeout: float) -> None:
         raise WorkerUnresponsive(address, timeout)
 
 
-def _worker_fields(raw: dict[str, Any]) -> dict[str, Any]:
+def _worker_fields(raw: dict[str, Any]) -> tuple[dict[str, Any], Any, dict]:
+    """Split a worker record into WorkerSummary fields, its raw name and extras."""
     fields = dict(raw)
+    raw_name = fields.pop("raw_name", fields["name"])
+    extra = fields.pop("extra", {})
     fields["metrics"] = json_safe(fields["metrics"])
-    return fields
+    return fields, raw_name, extra
+
+
+def _worker_identity(fields: dict[str, Any], raw_name: Any, extra: dict) -> dict:
+    """Return a worker's entry of Dask's identity document, as Dask builds it."""
+    name = json_safe(raw_name)
+    return {
+        "type": "Worker",
+        "id": name,
+        "host": fields["host"],
+        "resources": json_safe(fields["resources"]),
+        "local_directory": fields["local_directory"],
+        "name": name,
+        "nthreads": fields["nthreads"],
+        "memory_limit": fields["memory_limit"],
+        "last_seen": fields["last_seen"],
+        "services": json_safe(fields["services"]),
+        "metrics": fields["metrics"],
+        "status": fields["status"],
+        "nanny": fields["nanny"],
+        **json_safe(extra),
+    }
 
 
 def _topic_tail(raw: dict[str, Any]) -> TopicTail:

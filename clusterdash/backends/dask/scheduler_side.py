@@ -58,6 +58,9 @@ def summary(dask_scheduler=None):
                 "pid": ws.pid,
                 "local_directory": ws.local_directory,
                 "metrics": metrics,
+                # For the identity document, which shows the name unconverted.
+                "raw_name": ws.name,
+                "extra": dict(ws.extra),
             }
         )
 
@@ -77,7 +80,10 @@ def summary(dask_scheduler=None):
             }
         )
 
-    identity = scheduler.identity(n_workers=-1)
+    # The workers' part of the identity document repeats their metrics, so
+    # the dashboard builds it from the worker records instead of receiving
+    # every worker's metrics twice.
+    identity = scheduler.identity(n_workers=0)
     return {
         "scheduler": {
             "address": scheduler.address,
