@@ -124,9 +124,13 @@ def index(request: HttpRequest) -> HttpResponse:
         (display_name(name), reverse("plots:individual", args=[name]))
         for name in INDIVIDUAL
     ]
-    return render(
-        request, "plots/index.html", {"pages": pages, "plots": plots, "title": "Plots"}
-    )
+    context = {
+        "pages": pages,
+        "plots": plots,
+        "cluster_map": static("individual-cluster-map.html"),
+        "title": "Plots",
+    }
+    return render(request, "plots/index.html", context)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

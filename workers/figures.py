@@ -19,6 +19,7 @@ from bokeh.models import (
     DataTable,
     HoverTool,
     LassoSelectTool,
+    NumeralTickFormatter,
     TableColumn,
 )
 from bokeh.plotting import figure
@@ -169,9 +170,11 @@ def _system_layout():
     )
     cpu = _time_figure("CPU use (%)")
     cpu.line("time", "cpu", source=system)
-    memory = _time_figure("Memory (bytes)", x_range=cpu.x_range)
+    memory = _time_figure("Memory", x_range=cpu.x_range)
     memory.line("time", "memory", source=system)
-    bandwidth = _time_figure("Network bandwidth (bytes/s)", x_range=cpu.x_range)
+    memory.yaxis.formatter = NumeralTickFormatter(format="0.0 b")
+    bandwidth = _time_figure("Network bandwidth (per second)", x_range=cpu.x_range)
+    bandwidth.yaxis.formatter = NumeralTickFormatter(format="0.0 b")
     bandwidth.line(
         "time", "read_bps", source=system, color=INCOMING_COLOR, legend_label="read"
     )
