@@ -59,9 +59,10 @@ after the other in the same run:
   daphne during each map.
   Unless `--shared-cpus` is given, the maps run with the scheduler, the
   worker pools and the client on one half of the CPUs and daphne and
-  Chromium on the other, as when the viewers' browsers and the dashboard
-  server run on other machines than the scheduler. Dask's Bokeh server
-  runs inside the scheduler, so it stays on the cluster's half;
+  Chromium on the other. That is the case of a deployment where the
+  browsers and the dashboard server run on other machines than the
+  scheduler. Dask's Bokeh server runs inside the scheduler, so it stays on
+  the cluster's half;
 - **event stream**: `eventstream_bench.run`, 50 websocket clients on
   `/eventstream`, counting the `transition` messages of a burst of tasks;
 - **responsiveness**: the median and p99 of sequential
