@@ -22,6 +22,7 @@ from bokeh.models import (
     NumeralTickFormatter,
     TableColumn,
 )
+from bokeh.palettes import Colorblind8
 from bokeh.plotting import figure
 
 #: Plot pages and their titles, in navigation order.
@@ -36,8 +37,10 @@ PLOT_PAGES = {
 #: Columns of the status page's state table, as Dask labels them.
 STATE_COLUMNS = ("Stored", "Executing", "Ready", "Waiting", "Connections", "Serving")
 
-INCOMING_COLOR = "red"
-OUTGOING_COLOR = "blue"
+#: Okabe-Ito vermillion and sky blue, which colour-blind readers tell apart
+#: and which stay visible on the dark theme's background.
+INCOMING_COLOR = Colorblind8[5]
+OUTGOING_COLOR = Colorblind8[4]
 
 
 def _source(name: str, columns: tuple[str, ...]) -> ColumnDataSource:
