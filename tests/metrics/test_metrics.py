@@ -298,10 +298,9 @@ def test_worker_families_per_worker(client, backend, cluster, wait_for_snapshot)
     assert "# TYPE dask_worker_transfer_outgoing_count_total counter" in text
 
 
-@pytest.mark.parametrize(("keep", "expected_calls"), [(60.0, 1), (0.0, 4)])
-def test_scrapes_within_the_cache_time_share_one_call(
-    client, backend, monkeypatch, keep, expected_calls
-):
+@pytest.fixture
+def metrics_calls(backend, monkeypatch):
+    """Record the arguments of every ``scheduler_metrics`` call of the test."""
     calls = []
     fetch = backend.scheduler_metrics
 
@@ -310,6 +309,14 @@ def test_scrapes_within_the_cache_time_share_one_call(
         return fetch(*arguments)
 
     monkeypatch.setattr(backend, "scheduler_metrics", counted)
+    return calls
+
+
+@pytest.mark.parametrize(("keep", "expected_calls"), [(60.0, 1), (0.0, 4)])
+def test_scrapes_within_the_cache_time_share_one_call(
+    client, metrics_calls, keep, expected_calls
+):
+    calls = metrics_calls
     with override_settings(CLUSTERDASH_METRICS_CACHE_SECONDS=keep):
         texts = [scrape(client) for _ in range(4)]
     assert len(calls) == expected_calls
@@ -317,16 +324,11 @@ def test_scrapes_within_the_cache_time_share_one_call(
         assert value(families(text)["dask_scheduler_up"]) == 1
 
 
-def test_shared_text_renews_after_the_cache_time(client, backend, monkeypatch):
-    calls = []
-    fetch = backend.scheduler_metrics
-
-    def counted(*arguments):
-        calls.append(arguments)
-        return fetch(*arguments)
-
-    monkeypatch.setattr(backend, "scheduler_metrics", counted)
+def test_shared_text_renews_after_the_cache_time(client, metrics_calls):
+    calls = metrics_calls
     with override_settings(CLUSTERDASH_METRICS_CACHE_SECONDS=0.3):
+        # An earlier test's scheduler call is shared until it is 0.3 s old.
+        time.sleep(0.4)
         first = scrape(client)
         second = scrape(client)
         time.sleep(0.4)
