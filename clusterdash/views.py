@@ -31,6 +31,10 @@ logger = logging.getLogger(__name__)
 #: File endings of the site's static folder that the sitemap leaves out.
 SITEMAP_SKIPPED_SUFFIXES = (".py", ".pyc")
 
+#: Routes the sitemap leaves out: the icon is for browsers, not a page, and
+#: the sitemap lists the icon file in the static folder already.
+SITEMAP_SKIPPED_ROUTES = frozenset({"favicon.ico"})
+
 
 @require_safe
 @viewer_page
@@ -140,7 +144,11 @@ def _static_paths(prefix: str) -> list[str]:
 
 def site_paths(prefix: str = "/") -> list[str]:
     """Return every route of the site and every file in its static folder."""
-    paths = {prefix + route for route in _walk_routes(get_resolver().url_patterns)}
+    paths = {
+        prefix + route
+        for route in _walk_routes(get_resolver().url_patterns)
+        if route not in SITEMAP_SKIPPED_ROUTES
+    }
     paths.update(_static_paths(prefix))
     return sorted(paths)
 

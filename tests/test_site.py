@@ -210,6 +210,13 @@ def test_favicon_is_open(client, method):
     assert "Set-Cookie" not in response
 
 
+def test_sitemap_leaves_out_favicon(viewer_client):
+    paths = json.loads(viewer_client.get("/sitemap.json").content)["paths"]
+
+    assert "/favicon.ico" not in paths
+    assert "/statics/clusterdash/favicon.svg" in paths
+
+
 @pytest.mark.parametrize("path", ["/status", "/individual-task-stream", "/plots"])
 @pytest.mark.parametrize("method", ["post", "options", "put"])
 def test_plot_pages_accept_only_get_and_head(viewer_client, path, method):
