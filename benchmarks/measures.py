@@ -332,7 +332,7 @@ def map_wall_time(
 
     The tabs on ``paths`` open before the map starts, on ``cpus`` if given,
     and close once half of its tasks are done, as a user who looks and
-    leaves would. Besides the wall time, the result holds the CPU seconds
+    leaves would. Besides the wall time, the result contains the CPU seconds
     that the browser used while its tabs were open and that each process in
     ``pids`` used during the map.
     """

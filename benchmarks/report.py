@@ -51,8 +51,8 @@ after the other in the same run:
 - **map**: wall time of `client.map(inc, range(N), pure=False)` and `gather`,
   with no tab, then with `/status`, `/tasks` and `/graph` open on
   clusterdash and on Dask's dashboard, then with no tab again. The tabs
-  open before the map starts and close once half of its tasks are done;
-  the slowdown is against the mean of the two runs with no tab. The rows
+  open before the map starts and close once half of its tasks are done.
+  The slowdown is against the mean of the two runs with no tab. The rows
   that follow give how long the scheduler's CPU use took to fall back to
   idle after the map and the CPU time that Chromium used while its tabs
   were open. The last rows give the CPU time of the scheduler and of

@@ -222,8 +222,8 @@ CLUSTERDASH_METRICS_TOKEN = env_secret("CLUSTERDASH_METRICS_TOKEN") or ""
 #: least active ones are summed under ``task_prefix_name="other"``. 0 = no cap.
 CLUSTERDASH_METRICS_MAX_PREFIXES = env_int("CLUSTERDASH_METRICS_MAX_PREFIXES", 200)
 
-#: Seconds for which scrapes of /metrics share one scheduler call; 0 asks the
-#: scheduler on every scrape.
+#: Seconds for which scrapes of /metrics share one rendered text and one
+#: scheduler call; 0 renders the text and calls the scheduler on every scrape.
 CLUSTERDASH_METRICS_CACHE_SECONDS = env_float("CLUSTERDASH_METRICS_CACHE_SECONDS", 1.0)
 
 #: Channel layer alias that carries /eventstream events between daphne

@@ -7,7 +7,7 @@ milliseconds and queues scrapes behind slow pages. ``MetricsEndpoint``
 serves ``GET /metrics`` and ``GET /metrics/workers`` (also under the URL
 prefix, for a proxy that keeps it) when the Host is allowed and the bearer
 token, if one is set, matches. It hands every other request to Django, whose
-views answer the rest, so rejections look the same either way.
+views handle the rest, so rejections look the same either way.
 
 Scrapes served here are not counted in django-prometheus's request
 families.

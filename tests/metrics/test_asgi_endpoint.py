@@ -32,7 +32,7 @@ def family_names(response) -> set[str]:
 
 
 async def django_stand_in(scope, receive, send):
-    """Answer 418, so a test sees which requests were passed on."""
+    """Respond with 418, so a test can tell which requests were passed on."""
     await send({"type": "http.response.start", "status": 418, "headers": []})
     await send({"type": "http.response.body", "body": b""})
 
