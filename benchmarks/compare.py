@@ -6,9 +6,11 @@ and clusterdash under daphne pointed at the same scheduler, all on
 127.0.0.1. It keeps a number of waiting tasks on the scheduler, then measures
 both dashboards one after the other in the same run, so that their ratios
 stay meaningful on a noisy machine. It measures wrk latency per endpoint,
-scheduler CPU with 0, 1 and 10 Chromium tabs on ``/status``, the wall time
-of a map with tabs open, ``/eventstream`` delivery to 50 clients, a client's
-submit round trip while wrk loads ``/status``, and the peak RSS of daphne.
+scheduler CPU with 0, 1 and 10 Chromium tabs on ``/status``,
+``/eventstream`` delivery to 50 clients, a client's submit round trip while
+wrk loads ``/status``, and the peak RSS of daphne. Before that cluster
+starts, ``map_rounds`` times a map with and without tabs open, each on a
+fresh cluster of the same size.
 
 The results go to ``results/compare-<scale>.json`` beside ``--output``, and
 the comparison section of ``--output`` (``benchmarks/README.md`` by default)
@@ -26,7 +28,6 @@ import dataclasses
 import datetime
 import json
 import logging
-import os
 import platform
 import signal
 import subprocess
@@ -37,6 +38,7 @@ import urllib.parse
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import map_rounds
 import measures
 import psutil
 import report
@@ -58,7 +60,6 @@ ENDPOINTS = [
     "/individual-plots.json",
 ]
 STATUS = "/status"
-MAP_TABS = ["/status", "/tasks", "/graph"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class Scale:
     status_seconds: float
     cpu_window: float
     map_tasks: int
+    map_rounds: int
     event_clients: int
     event_tasks: int
     round_trips: int
@@ -89,6 +91,7 @@ SCALES = {
         status_seconds=10,
         cpu_window=2,
         map_tasks=500,
+        map_rounds=1,
         event_clients=50,
         event_tasks=100,
         round_trips=10,
@@ -104,6 +107,7 @@ SCALES = {
         status_seconds=30,
         cpu_window=60,
         map_tasks=150_000,
+        map_rounds=3,
         event_clients=50,
         event_tasks=4000,
         round_trips=100,
@@ -119,6 +123,7 @@ SCALES = {
         status_seconds=30,
         cpu_window=60,
         map_tasks=150_000,
+        map_rounds=2,
         event_clients=50,
         event_tasks=4000,
         round_trips=100,
@@ -161,7 +166,6 @@ class Run:
     client: Client
     scale: Scale
     dashboards: list[Dashboard]
-    placement: measures.Placement | None = None
     idle_rate: float = 0.0
 
     def settle(self) -> float:
@@ -207,7 +211,7 @@ def measure_first_loads(run: Run) -> dict:
 def measure_tabs(run: Run) -> dict:
     pids = {"scheduler": run.servers.scheduler.pid, "daphne": run.servers.daphne.pid}
     window = run.scale.cpu_window
-    # The map before this leaves the scheduler busy for a while, which would
+    # The loads before this leave the scheduler busy for a while, which would
     # raise the no-tab reading that every overhead is measured against.
     run.settle()
     logger.info("CPU with no tab")
@@ -239,44 +243,6 @@ def measure_responsiveness(run: Run) -> dict:
     return results
 
 
-def measure_map(run: Run) -> dict:
-    # The run without tabs comes first and last, so drift over the run shows
-    # as the difference between the two.
-    tasks = run.scale.map_tasks
-    placement = run.placement
-    cluster_pids = [run.servers.scheduler.pid, os.getpid()]
-    cluster_pids += [pool.pid for pool in run.servers.pools]
-    viewer_cpus: tuple[int, ...] = ()
-    if placement is not None:
-        logger.info("map placement: %s", placement.describe())
-        measures.pin(cluster_pids, placement.cluster)
-        measures.pin([run.servers.daphne.pid], placement.viewers)
-        viewer_cpus = placement.viewers
-    pids = {"scheduler": run.servers.scheduler.pid, "daphne": run.servers.daphne.pid}
-    try:
-        logger.info("map of %d tasks, no tab", tasks)
-        results: dict = {
-            "none": measures.map_wall_time(run.client, tasks, None, [], pids)
-        }
-        results["idle_after"] = {}
-        for dashboard in run.dashboards:
-            logger.info("map of %d tasks, %s tabs", tasks, dashboard.name)
-            results[dashboard.name] = measures.map_wall_time(
-                run.client, tasks, dashboard, MAP_TABS, pids, viewer_cpus
-            )
-            results["idle_after"][dashboard.name] = run.settle()
-        logger.info("map of %d tasks, no tab, again", tasks)
-        results["none_again"] = measures.map_wall_time(
-            run.client, tasks, None, [], pids
-        )
-    finally:
-        if placement is not None:
-            every_cpu = placement.cluster + placement.viewers
-            measures.pin(cluster_pids + [run.servers.daphne.pid], every_cpu)
-    results["placement"] = placement.describe() if placement else None
-    return results
-
-
 def measure_eventstream(run: Run) -> dict:
     clients = run.scale.event_clients
     results = {}
@@ -289,19 +255,13 @@ def measure_eventstream(run: Run) -> dict:
     return results
 
 
-def run_all(
-    servers: Servers,
-    client: Client,
-    scale: Scale,
-    save,
-    placement: measures.Placement | None,
-) -> dict:
-    """Run every measurement, calling ``save(results)`` after each one."""
+def run_all(servers: Servers, client: Client, scale: Scale, save) -> dict:
+    """Run every measurement on one cluster, calling ``save(results)`` after each."""
     dashboards = [
         Dashboard("clusterdash", servers.clusterdash_url, servers.session_cookie),
         Dashboard("dask", servers.dask_url),
     ]
-    run = Run(servers, client, scale, dashboards, placement)
+    run = Run(servers, client, scale, dashboards)
     started = time.monotonic()
     run.idle_rate = measures.cpu_rates({"scheduler": servers.scheduler.pid}, 3.0)[
         "scheduler"
@@ -309,7 +269,6 @@ def run_all(
     # The measurements that leave Dask's Bokeh sessions behind come last.
     sections = [
         ("latency", measure_latency),
-        ("map", measure_map),
         ("cpu", measure_tabs),
         ("eventstream", measure_eventstream),
         ("first_loads", measure_first_loads),
@@ -379,6 +338,19 @@ def run_scale(
         partial_file.write_text(json.dumps({**record, **results}, indent=1) + "\n")
 
     with tempfile.TemporaryDirectory(prefix="clusterdash-compare-") as work_dir:
+        try:
+            record["map"] = map_rounds.measure_rounds(
+                Path(work_dir),
+                scale.workers,
+                scale.map_tasks,
+                scale.map_rounds,
+                placement,
+                scale.longest_settle,
+            )
+        except Exception as exc:  # noqa: BLE001 (the other sections still run)
+            logger.exception("measurement map failed")
+            record["map"] = {"error": repr(exc)}
+        save_partial({})
         servers = Servers(Path(work_dir))
         client = None
         try:
@@ -391,7 +363,7 @@ def run_scale(
             scheduler_rss = PeakRSS(servers.scheduler.pid)
             logger.info("holding %d tasks", scale.held_tasks)
             held = hold_tasks(client, scale.held_tasks)
-            record.update(run_all(servers, client, scale, save_partial, placement))
+            record.update(run_all(servers, client, scale, save_partial))
             record["rss"] = {
                 "clusterdash": daphne_rss.close(),
                 "dask": scheduler_rss.close(),
@@ -438,6 +410,12 @@ def main() -> None:
         help="tasks in the timed map, instead of the scale's default",
     )
     parser.add_argument(
+        "--map-rounds",
+        type=int,
+        help="rounds of timed maps, each on fresh clusters, instead of the "
+        "scale's default",
+    )
+    parser.add_argument(
         "--shared-cpus",
         action="store_true",
         help="run the timed maps with the cluster and the viewers on the same "
@@ -451,6 +429,9 @@ def main() -> None:
     if args.map_tasks:
         scale = dataclasses.replace(scale, map_tasks=args.map_tasks)
         command += f" --map-tasks {args.map_tasks}"
+    if args.map_rounds:
+        scale = dataclasses.replace(scale, map_rounds=args.map_rounds)
+        command += f" --map-rounds {args.map_rounds}"
     results_dir = args.output.parent / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
     results_file = results_dir / f"compare-{args.scale}.json"

@@ -63,6 +63,25 @@ def text_to_key(text: str) -> Key:
     return text
 
 
+#: Control characters other than tab and newline, which pages show escaped.
+_CONTROL = {
+    code: f"\\x{code:02x}"
+    for code in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0))
+}
+_CONTROL[0x0D] = "\\r"
+
+
+def visible_text(text: str) -> str:
+    """
+    Return ``text`` with control characters written as ``\\xNN`` escapes.
+
+    HTML cannot carry a NUL or most other control characters (a browser
+    drops them or shows a replacement character), so text from the cluster
+    passes through this before it is shown. Tab and newline stay.
+    """
+    return text.translate(_CONTROL)
+
+
 def key_to_path(key: Key) -> str:
     """Return ``key`` as one percent-encoded URL path segment."""
     return quote(key_to_text(key), safe="")

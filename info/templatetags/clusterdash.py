@@ -41,8 +41,14 @@ def address_segment(address: str) -> str:
 
 @register.filter
 def key_text(key) -> str:
-    """Return the text that represents ``key`` on pages and in URLs."""
-    return keys.key_to_text(key)
+    """Return the text that shows ``key`` on pages, control characters escaped."""
+    return keys.visible_text(keys.key_to_text(key))
+
+
+@register.filter
+def visible(text) -> str:
+    """Return ``text`` with its control characters written as escapes."""
+    return keys.visible_text(str(text))
 
 
 #: Placeholder for the segment when a route is reversed once for many links.

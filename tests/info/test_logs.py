@@ -55,6 +55,24 @@ def test_worker_log_is_capped_with_left_out_notice(
     parse_html(response.content)
 
 
+def _log_control_characters():
+    import logging
+
+    logging.getLogger("distributed.worker").warning("bytes \x00 and \x1b[1mbold")
+
+
+def test_worker_log_shows_control_characters_escaped(
+    staff_client, dask_client, address
+):
+    dask_client.run(_log_control_characters, workers=[address])
+
+    response = staff_client.get(f"/info/logs/{quote(address, safe='')}.html")
+
+    assert response.status_code == 200
+    assert rb"bytes \x00 and \x1b[1mbold" in response.content
+    assert not set(response.content) & {0x00, 0x1B}
+
+
 def test_worker_log_older_page_follows(staff_client, dask_client, address, settings):
     settings.CLUSTERDASH_LOG_PAGE_BYTES = 5_000
     dask_client.run(_log_many_lines, 100, workers=[address])

@@ -9,7 +9,7 @@ import pytest
 from distributed import Client
 from django.utils.html import escape
 
-from clusterdash.keys import key_to_text
+from clusterdash.keys import key_to_text, visible_text
 
 from .conftest import parse_html
 
@@ -37,6 +37,7 @@ AWKWARD_KEYS = [
     "key.html",
     "../../etc/passwd",
     "amp&amp;lt;",
+    "nul\x00bell\x07escape\x1b[31m-del\x7f",
     "long-" + "x" * 3000,
 ]
 
@@ -71,7 +72,7 @@ def _worker_page_links(client, address):
 
 
 def _link_to(links, key):
-    text = key_to_text(key)
+    text = visible_text(key_to_text(key))
     found = [href for href, label in links if label == text]
     assert found, f"no link labelled {text[:80]!r}"
     return found[0]
@@ -85,9 +86,24 @@ def test_worker_page_link_opens_task(staff_client, held_keys, key):
     response = staff_client.get(href)
 
     assert response.status_code == 200
-    assert escape(key_to_text(key)).encode() in response.content
+    assert escape(visible_text(key_to_text(key))).encode() in response.content
     assert b"Status</th><td>memory" in response.content
     parse_html(response.content)
+
+
+def test_control_characters_in_keys_show_as_escapes(staff_client, held_keys):
+    key = "nul\x00bell\x07escape\x1b[31m-del\x7f"
+    href = _link_to(_worker_page_links(staff_client, held_keys[key]), key)
+
+    page = staff_client.get(href).content
+
+    assert rb"nul\x00bell\x07escape\x1b[31m-del\x7f" in page
+    assert not set(page) & {0x00, 0x07, 0x1B, 0x7F}
+    # The same key, released, gets the 404 page with the same escapes.
+    missing = staff_client.get(href.replace("nul", "gone"))
+    assert missing.status_code == 404
+    assert rb"gone\x00bell" in missing.content
+    assert not set(missing.content) & {0x00, 0x07, 0x1B, 0x7F}
 
 
 def test_key_links_use_percent_twenty(staff_client, held_keys):
