@@ -196,12 +196,12 @@ def measure_latency(run: Run) -> dict:
 
 
 def measure_first_loads(run: Run) -> dict:
-    # Every GET /status builds a Bokeh session with periodic callbacks, so the
-    # page loads one at a time, and the sessions get time to expire after.
+    # Each load leaves a Bokeh session with periodic callbacks behind, so the
+    # pages load one at a time, and the sessions get time to expire after.
     results = {}
     for dashboard in run.dashboards:
         logger.info("first loads of %s %s", dashboard.name, STATUS)
-        results[dashboard.name] = measures.first_loads(
+        results[dashboard.name] = measures.document_loads(
             dashboard, STATUS, run.scale.status_loads, run.scale.status_seconds
         )
         run.settle()

@@ -147,6 +147,60 @@ def first_loads(
     }
 
 
+def document_loads(
+    dashboard: Dashboard, path: str, count: int, budget: float
+) -> dict[str, float]:
+    """Time up to ``count`` loads of a Bokeh page in Chromium, one tab each.
+
+    A load is timed twice: to the page's HTML response, and to the Bokeh
+    document the page's websocket delivers, which is when the plots can
+    draw. Dask builds the document while it serves the GET and clusterdash
+    when the websocket opens, so only the second time compares the two.
+    Loads run one after the other for at most ``budget`` seconds, because
+    one Dask ``/status`` can take longer than a wrk run on a loaded
+    scheduler.
+    """
+    from playwright.sync_api import sync_playwright
+
+    check_status(dashboard, path)
+    responses: list[float] = []
+    documents: list[float] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS
+        )
+        try:
+            context = browser.new_context()
+            if dashboard.cookie:
+                name, _, value = dashboard.cookie.partition("=")
+                context.add_cookies(
+                    [{"name": name, "value": value, "url": dashboard.url}]
+                )
+            started = time.perf_counter()
+            while len(documents) < count and time.perf_counter() - started < budget:
+                page = context.new_page()
+                begun = time.perf_counter()
+                page.goto(dashboard.url + path, wait_until="commit", timeout=120_000)
+                responses.append((time.perf_counter() - begun) * 1000)
+                page.wait_for_function(
+                    "() => window.Bokeh && Bokeh.documents.length > 0",
+                    timeout=120_000,
+                )
+                documents.append((time.perf_counter() - begun) * 1000)
+                page.close()
+            spent = time.perf_counter() - started
+        finally:
+            browser.close()
+    return {
+        "p50_ms": statistics.median(documents),
+        "p99_ms": percentile(documents, 0.99),
+        "requests_per_s": len(documents) / spent,
+        "samples": float(len(documents)),
+        "response_p50_ms": statistics.median(responses),
+        "response_p99_ms": percentile(responses, 0.99),
+    }
+
+
 @contextmanager
 def wrk_burst(dashboard: Dashboard, path: str, connections: int) -> Iterator[None]:
     """Keep ``connections`` wrk connections loading ``path`` inside the block."""

@@ -42,9 +42,11 @@ waiting tasks on the scheduler (one root task blocked on a
 after the other in the same run:
 
 - **latency**: `wrk --latency` for each endpoint, 4 connections, except
-  `/status`: every `GET /status` builds a new Bokeh session, and one
-  Dask `/status` can take longer than a wrk run, so its first loads are
-  timed one after the other with `urllib`;
+  `/status`, which Chromium loads in a new tab at a time: the first-load
+  rows time each load until the page's Bokeh document has arrived, and the
+  "HTML response" rows until the page's response began. Dask builds the
+  document while it serves the GET, clusterdash when the page's websocket
+  opens, so only the first-load rows compare the two;
 - **scheduler CPU**: `psutil` CPU time (user + system) of the scheduler
   process over the window, in percent of one core, with 0, 1 and 10 headless
   Chromium tabs on `/status` (after a 5 s settle);
@@ -58,9 +60,9 @@ after the other in the same run:
   one, and a round's slowdowns are taken against its own map with no tab.
   The tabs open before the map starts and close once half of its tasks are
   done. The rows that follow give how long the scheduler's CPU use took to
-  fall back to idle after the map, the CPU time that Chromium used while
-  its tabs were open, and the CPU time of the scheduler and of daphne
-  during the map.
+  fall back to idle after the map and what Chromium used while its tabs
+  were open. The last rows give the CPU time of the scheduler and of
+  daphne during the map.
   Unless `--shared-cpus` is given, the maps run with the scheduler, the
   worker pools and the client on one half of the CPUs and daphne and
   Chromium on the other. That is the case of a deployment where the
@@ -124,6 +126,11 @@ def latency_rows(record: dict) -> list[tuple[str, float, float]]:
             ]
             name = "`/status` first load" if path == "/status" else f"`{path}`"
             rows.append((f"{name} {label}", *values))
+    status = record["latency"].get("/status", {})
+    if all("response_p50_ms" in status.get(name, {}) for name in DASHBOARDS):
+        for key, label in (("response_p50_ms", "p50"), ("response_p99_ms", "p99")):
+            values = [status[name][key] for name in DASHBOARDS]
+            rows.append((f"`/status` HTML response {label} (ms)", *values))
     return rows
 
 

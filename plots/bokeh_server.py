@@ -117,24 +117,22 @@ def bokeh_resources() -> Resources:
     )
 
 
-async def open_session(app: PlotApp, socket_path: str) -> dict[str, object]:
+def embed_session(app: PlotApp, socket_path: str) -> dict[str, object]:
     """
-    Create a Bokeh session for ``app`` and return what the template embeds.
+    Return what the template embeds for a new Bokeh session of ``app``.
 
-    ``socket_path`` is the page's own path with the script prefix, which
-    BokehJS extends with ``/ws`` to open the websocket.
+    The session itself is built when the page's websocket opens with the
+    token made here, not now: a request that never opens the websocket (a
+    crawler, a prefetch, a load test) costs no document and no periodic
+    callbacks. ``socket_path`` is the page's own path with the script
+    prefix, which BokehJS extends with ``/ws`` to open the websocket.
     """
-    context = app.application_context()
-    _ensure_reaper()
     session_id = generate_session_id(secret_key=None, signed=False)
     token = generate_jwt_token(
         session_id, secret_key=None, signed=False, expiration=TOKEN_EXPIRATION
     )
-    session = await context.create_session_if_needed(session_id, None, token)
     element_id = f"bokeh-root-{session_id[:12]}"
-    render_items = [
-        RenderItem(token=session.token, elementid=element_id, use_for_title=False)
-    ]
+    render_items = [RenderItem(token=token, elementid=element_id, use_for_title=False)]
     bundle = bundle_for_objs_and_resources(None, bokeh_resources())
     script = script_for_render_items(
         {}, render_items, app_path=socket_path.rstrip("/"), absolute_url=None

@@ -41,11 +41,11 @@ from .catalog import ALIASES, INDIVIDUAL, PAGES, display_name, individual_app_na
 from .panels import format_bytes
 
 
-async def _bokeh_context(app_name: str, socket_path: str) -> dict[str, object]:
+def _bokeh_context(app_name: str, socket_path: str) -> dict[str, object]:
     app = bokeh_server.registered_apps().get(app_name)
     if app is None:
         raise Http404(f"No plot named {app_name!r}.")
-    context = await bokeh_server.open_session(app, socket_path)
+    context = bokeh_server.embed_session(app, socket_path)
     # Bokeh generates these scripts from the session token and element id,
     # which contain no cluster data.
     context["bokeh_script"] = mark_safe(context["bokeh_script"])
@@ -58,7 +58,7 @@ def page_view(name: str):
     """Return the async view that serves the navigation page ``name``."""
 
     async def view(request: HttpRequest) -> HttpResponse:
-        context = await _bokeh_context(name, reverse(f"plots:{name}"))
+        context = _bokeh_context(name, reverse(f"plots:{name}"))
         context["page_name"] = name
         # Rendering may read the session and user from the database.
         return await sync_to_async(render)(request, "plots/page.html", context)
@@ -78,7 +78,7 @@ async def individual(request: HttpRequest, name: str) -> HttpResponse:
     # An alias opens the session of the plot it names, so its websocket
     # goes to that plot's path.
     socket_path = reverse("plots:individual", args=[name])
-    context = await _bokeh_context(individual_app_name(name), socket_path)
+    context = _bokeh_context(individual_app_name(name), socket_path)
     response = await sync_to_async(render)(request, "plots/individual.html", context)
     response["Content-Security-Policy"] = frame_ancestors_policy()
     return response

@@ -190,7 +190,7 @@ def test_plot_socket_on_other_process(browser, crossed_proxy, processes):
     context.close()
     gained = _new_lines(logs, sizes)
 
-    # The plots went live although the session was created in process 0.
+    # The plots went live although process 0 served the page.
     assert _served_by(gained, '"GET /status"') == {0}
     assert _served_by(gained, '"WSCONNECT /status/ws"') == {1}
     assert recorder.errors == []
