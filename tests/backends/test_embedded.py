@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import psutil
 import pytest
+from distributed import Client
 
 from clusterdash.backends import SchedulerUnavailable
 from clusterdash.backends.dask import EmbeddedBackend
@@ -31,6 +34,12 @@ def _wait_for(condition, timeout, message):
         time.sleep(0.2)
 
 
+def _ignores_interrupt():
+    import signal
+
+    return signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+
+
 def test_embedded_cluster_serves_and_exits():
     before = _children()
     backend = EmbeddedBackend(
@@ -52,6 +61,16 @@ def test_embedded_cluster_serves_and_exits():
 
         started = set(_children()) - set(before)
         assert started, "the embedded cluster started no worker process"
+
+        # Ctrl-C in a terminal reaches the worker processes too; they
+        # leave shutting down to the dashboard.
+        for pid in started:
+            os.kill(pid, signal.SIGINT)
+        time.sleep(2)
+        assert all(psutil.pid_exists(pid) for pid in started)
+        with Client(backend.address, set_as_default=False) as client:
+            answers = client.run(_ignores_interrupt)
+        assert list(answers.values()) == [True]
     finally:
         backend.close()
 

@@ -16,6 +16,7 @@ from typing import Any
 from distributed import LocalCluster
 
 from ..exceptions import SchedulerUnavailable
+from . import worker_setup
 from .backend import DaskBackend
 from .demo import DemoWorkload
 from .pickling import restore_method_pickling
@@ -72,10 +73,14 @@ class EmbeddedBackend(DaskBackend):
         logger.info("Starting the embedded LocalCluster")
         # The scheduler runs in this process, beside daphne's Twisted.
         restore_method_pickling()
+        processes = bool(options.get("processes", True))
+        # Threaded workers share this process, whose Ctrl-C must still work.
+        preload = [worker_setup.__name__] if processes else []
         cluster = LocalCluster(
             n_workers=int(options.get("n_workers", 2)),
             threads_per_worker=int(options.get("threads_per_worker", 2)),
-            processes=bool(options.get("processes", True)),
+            processes=processes,
+            preload=preload,
             host="127.0.0.1",
             # Without it, processes=False picks the inproc:// protocol, which
             # fails to start with a host set and cannot be reached over TCP.
