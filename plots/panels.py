@@ -139,6 +139,9 @@ class Panel:
         )
         self.body: LayoutDOM | None = None
         self._failing = False
+        # The snapshot of the last successful update. The poller replaces
+        # the snapshot object on each poll, so the same object means no news.
+        self._drawn_from: Snapshot | None = None
 
     @property
     def root(self) -> LayoutDOM:
@@ -173,14 +176,25 @@ class Panel:
                 raise RuntimeError(f"plot {self.name} was set to fail")
             self.update(snapshot)
         except Exception as exc:
+            self._drawn_from = None
             self.fail(exc)
         else:
+            self._drawn_from = snapshot
             if self._failing:
                 self._failing = False
                 logger.info("Plot %s updates again", self.name)
 
     async def refresh(self, snapshot: Snapshot | None, error: str | None) -> None:
-        """Fetch on-demand data, then update; used by the periodic callback."""
+        """
+        Fetch on-demand data, then update; used by the periodic callback.
+
+        A panel drawn only from the snapshot skips the update while the
+        snapshot is the one it last drew, so ticks faster than the poll
+        send the browser nothing.
+        """
+        fetches = type(self).fetch is not Panel.fetch
+        if snapshot is not None and snapshot is self._drawn_from and not fetches:
+            return
         if snapshot is not None:
             try:
                 await self.fetch()

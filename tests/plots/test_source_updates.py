@@ -130,3 +130,18 @@ def test_new_worker_replaces_data(snapshot):
 
     assert [type(e) for e in events] == [ColumnDataChangedEvent]
     assert set(panel.source.data["worker"]) == {w.address for w in grown.workers}
+
+
+async def test_same_snapshot_skips_update(snapshot):
+    panel = CPUBars()
+    drawn = []
+    update = panel.update
+    panel.update = lambda s: (drawn.append(s), update(s))
+
+    await panel.refresh(snapshot, None)
+    await panel.refresh(snapshot, None)
+    assert len(drawn) == 1
+
+    # The next poll brings a new snapshot object, even with equal data.
+    await panel.refresh(dataclasses.replace(snapshot), None)
+    assert len(drawn) == 2
