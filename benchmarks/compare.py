@@ -322,13 +322,31 @@ def describe_versions() -> dict:
     return versions
 
 
+def time_maps(
+    work_dir: Path, scale: Scale, placement: measures.Placement | None
+) -> dict:
+    """Time the scale's maps in rounds, each on a fresh cluster in ``work_dir``."""
+    return map_rounds.measure_rounds(
+        work_dir,
+        scale.workers,
+        scale.map_tasks,
+        scale.map_rounds,
+        placement,
+        scale.longest_settle,
+    )
+
+
+def now_utc() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def run_scale(
     name: str, scale: Scale, partial_file: Path, placement: measures.Placement | None
 ) -> dict:
     record = {
         "scale": name,
         "settings": asdict(scale),
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": now_utc(),
         "machine": describe_machine(),
         "versions": describe_versions(),
     }
@@ -339,14 +357,7 @@ def run_scale(
 
     with tempfile.TemporaryDirectory(prefix="clusterdash-compare-") as work_dir:
         try:
-            record["map"] = map_rounds.measure_rounds(
-                Path(work_dir),
-                scale.workers,
-                scale.map_tasks,
-                scale.map_rounds,
-                placement,
-                scale.longest_settle,
-            )
+            record["map"] = time_maps(Path(work_dir), scale, placement)
         except Exception as exc:  # noqa: BLE001 (the other sections still run)
             logger.exception("measurement map failed")
             record["map"] = {"error": repr(exc)}
@@ -421,6 +432,12 @@ def main() -> None:
         help="run the timed maps with the cluster and the viewers on the same "
         "CPUs, instead of on separate halves of them",
     )
+    parser.add_argument(
+        "--map-only",
+        action="store_true",
+        help="time only the maps and replace them in the scale's results file, "
+        "keeping its other measurements",
+    )
     args = parser.parse_args()
     prepare_process()
 
@@ -439,8 +456,16 @@ def main() -> None:
     placement = None if args.shared_cpus else measures.Placement.split()
     if args.shared_cpus:
         command += " --shared-cpus"
-    record = run_scale(args.scale, scale, partial_file, placement)
-    record["command"] = command
+    if args.map_only:
+        command += " --map-only"
+        record = json.loads(results_file.read_text())
+        with tempfile.TemporaryDirectory(prefix="clusterdash-compare-") as work_dir:
+            record["map"] = time_maps(Path(work_dir), scale, placement)
+        record["map"]["date"] = now_utc()
+        record["map"]["command"] = command
+    else:
+        record = run_scale(args.scale, scale, partial_file, placement)
+        record["command"] = command
     partial_file.unlink(missing_ok=True)
     results_file.write_text(json.dumps(record, indent=1) + "\n")
     report.update_page(args.output, results_dir)

@@ -256,10 +256,16 @@ def map_history(record: dict) -> str:
     mapped = record.get("map", {})
     if "rounds" in mapped:
         count = len(mapped["rounds"])
-        return (
+        text = (
             f" Maps: {count} round(s) of the three conditions, each map on a "
             "fresh cluster."
         )
+        if "command" in mapped:
+            text += (
+                f" The maps were timed again on {mapped['date']}, with "
+                f"`{mapped['command']}`; the other rows are from the run above."
+            )
+        return text
     return (
         " Maps: one cluster for the whole run, which also held the waiting "
         "tasks; no tab, clusterdash, Dask, then no tab again."
