@@ -63,7 +63,8 @@ def report(label: str, samples: list[tuple[float, int, int]]) -> None:
     times = [s[0] * 1000 for s in samples]
     print(
         f"| {label} | {statistics.median(times):.0f} | {max(times):.0f} "
-        f"| {samples[-1][1] / 1e6:.2f} | {samples[-1][2]} |"
+        f"| {samples[-1][1] / 1e6:.2f} | {samples[-1][2]} |",
+        flush=True,
     )
 
 
@@ -99,8 +100,12 @@ def main() -> None:
             keys = [f"p{i}x-{i}" for i in range(arguments.prefixes)]
             futures = client.map(len, ["ab"] * len(keys), key=keys)
             client.gather(futures)
-            print("| scrape | median (ms) | max (ms) | size (MB) | per-prefix series |")
-            print("|---|---|---|---|---|")
+            print(f"{len(keys):,} tasks done; scraping", file=sys.stderr, flush=True)
+            print(
+                "| scrape | median (ms) | max (ms) | size (MB) | per-prefix series |",
+                flush=True,
+            )
+            print("|---|---|---|---|---|", flush=True)
             for label, scrape in (
                 ("clusterdash, held", lambda: scrape_clusterdash(site)),
                 ("Dask, held", lambda: scrape_dask(dask_url)),
