@@ -1,8 +1,8 @@
 """
 Time a map on fresh clusters, with no tab open and with each dashboard's.
 
-On one scheduler, maps ran slower as the run went on (at 200 workers, the
-same map took 625 s first and 912 s three maps later), so every timed map
+On one scheduler, maps ran slower as the run went on: at 200 workers, the
+same map took 625 s first and 912 s three maps later. So every timed map
 here gets its own scheduler, worker pools and clusterdash, and nothing else
 of the run is alive while it runs. The conditions are timed in rounds, and
 each round starts with a different one, so drift over the run falls on

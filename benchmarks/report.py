@@ -54,8 +54,8 @@ after the other in the same run:
   with no tab open, with `/status`, `/tasks` and `/graph` open on
   clusterdash, and with the same pages open on Dask's dashboard. Every
   timed map runs on a fresh scheduler, fresh worker pools and a fresh
-  clusterdash, started before the comparison's own cluster, because a
-  scheduler that has run maps before runs the next one slower. The three
+  clusterdash, started before the comparison's own cluster. On one
+  scheduler, each map ran slower than the one before. The three
   conditions are timed in rounds, each round starting with a different
   one, and a round's slowdowns are taken against its own map with no tab.
   The tabs open before the map starts and close once half of its tasks are
