@@ -5,7 +5,8 @@ HTTP goes to Django, except the liveness probe and authorized Prometheus
 scrapes, which ``HealthProbe`` and ``MetricsEndpoint`` serve before
 Django's middleware runs. Websockets whose Host and Origin pass
 ``SiteOriginValidator`` go to the Channels routes that the apps declare in
-their ``routing`` modules, with the session's user resolved.
+their ``routing`` modules, with the session's user resolved. Once all of
+it is loaded, the heap is frozen (``heap.freeze_loaded_heap``).
 """
 
 import os
@@ -22,6 +23,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from metrics.asgi import MetricsEndpoint  # noqa: E402
 
 from .access import session_auth_stack  # noqa: E402
+from .heap import freeze_loaded_heap  # noqa: E402
 from .probes import HealthProbe  # noqa: E402
 from .routing import websocket_urlpatterns  # noqa: E402
 from .websocket_origin import SiteOriginValidator  # noqa: E402
@@ -37,3 +39,6 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# Last, so that everything loaded above stays out of full collections.
+freeze_loaded_heap()

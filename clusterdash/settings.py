@@ -207,6 +207,10 @@ CLUSTERDASH_PAGE_SIZE = env_int("CLUSTERDASH_PAGE_SIZE", 200)
 #: Bytes of log text one log page renders at most.
 CLUSTERDASH_LOG_PAGE_BYTES = env_int("CLUSTERDASH_LOG_PAGE_BYTES", 1_000_000)
 
+#: Whether the ASGI application freezes the objects it loaded at startup, so
+#: the garbage collector's full passes skip them (see ``clusterdash.heap``).
+CLUSTERDASH_FREEZE_HEAP = env_bool("CLUSTERDASH_FREEZE_HEAP", True)
+
 # Live plots ---------------------------------------------------------------------------
 
 #: Tasks the graph plot draws at most; above this it shows progress by prefix.
