@@ -19,6 +19,10 @@ is rewritten from every results file there.
 Usage::
 
     .venv/bin/python benchmarks/compare.py --scale small
+
+A long run can be split in two: ``--map-only`` times the maps again and
+keeps the other measurements of the scale's results file, ``--keep-maps``
+measures the rest and keeps its maps.
 """
 
 from __future__ import annotations
@@ -336,13 +340,27 @@ def time_maps(
     )
 
 
+def kept_maps(results_file: Path) -> dict:
+    """Return the maps of an earlier run, labelled with when and how they ran."""
+    earlier = json.loads(results_file.read_text())
+    mapped = earlier["map"]
+    mapped.setdefault("date", earlier["date"])
+    mapped.setdefault("command", earlier.get("command", "an earlier run"))
+    return mapped
+
+
 def now_utc() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def run_scale(
-    name: str, scale: Scale, partial_file: Path, placement: measures.Placement | None
+    name: str,
+    scale: Scale,
+    partial_file: Path,
+    placement: measures.Placement | None,
+    kept_map: dict | None = None,
 ) -> dict:
+    """Measure ``scale``; with ``kept_map``, reuse it instead of timing maps."""
     record = {
         "scale": name,
         "settings": asdict(scale),
@@ -356,11 +374,14 @@ def run_scale(
         partial_file.write_text(json.dumps({**record, **results}, indent=1) + "\n")
 
     with tempfile.TemporaryDirectory(prefix="clusterdash-compare-") as work_dir:
-        try:
-            record["map"] = time_maps(Path(work_dir), scale, placement)
-        except Exception as exc:  # noqa: BLE001 (the other sections still run)
-            logger.exception("measurement map failed")
-            record["map"] = {"error": repr(exc)}
+        if kept_map is not None:
+            record["map"] = kept_map
+        else:
+            try:
+                record["map"] = time_maps(Path(work_dir), scale, placement)
+            except Exception as exc:  # noqa: BLE001 (the other sections still run)
+                logger.exception("measurement map failed")
+                record["map"] = {"error": repr(exc)}
         save_partial({})
         servers = Servers(Path(work_dir))
         client = None
@@ -438,7 +459,15 @@ def main() -> None:
         help="time only the maps and replace them in the scale's results file, "
         "keeping its other measurements",
     )
+    parser.add_argument(
+        "--keep-maps",
+        action="store_true",
+        help="measure everything but the maps and keep the maps of the scale's "
+        "results file, so a long run can be split in two",
+    )
     args = parser.parse_args()
+    if args.map_only and args.keep_maps:
+        parser.error("--map-only and --keep-maps exclude each other")
     prepare_process()
 
     scale = SCALES[args.scale]
@@ -464,7 +493,11 @@ def main() -> None:
         record["map"]["date"] = now_utc()
         record["map"]["command"] = command
     else:
-        record = run_scale(args.scale, scale, partial_file, placement)
+        kept_map = None
+        if args.keep_maps:
+            command += " --keep-maps"
+            kept_map = kept_maps(results_file)
+        record = run_scale(args.scale, scale, partial_file, placement, kept_map)
         record["command"] = command
     partial_file.unlink(missing_ok=True)
     results_file.write_text(json.dumps(record, indent=1) + "\n")

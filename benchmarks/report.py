@@ -261,16 +261,17 @@ def map_history(record: dict) -> str:
             f" Maps: {count} round(s) of the three conditions, each map on a "
             "fresh cluster."
         )
-        if "command" in mapped:
-            text += (
-                f" The maps were timed again on {mapped['date']}, with "
-                f"`{mapped['command']}`; the other rows are from the run above."
-            )
-        return text
-    return (
-        " Maps: one cluster for the whole run, which also held the waiting "
-        "tasks; no tab, clusterdash, Dask, then no tab again."
-    )
+    else:
+        text = (
+            " Maps: one cluster for the whole run, which also held the waiting "
+            "tasks; no tab, clusterdash, Dask, then no tab again."
+        )
+    if "command" in mapped and mapped.get("date") != record.get("date"):
+        text += (
+            f" The maps were timed on {mapped['date']}, with "
+            f"`{mapped['command']}`; the other rows are from the run above."
+        )
+    return text
 
 
 def eventstream_rows(record: dict) -> list[tuple[str, float, float]]:
