@@ -84,6 +84,8 @@ class Scale:
     round_trip_budget: float
     many_tabs: int
     longest_settle: float
+    #: Also time maps with a busy loop in place of the tabs.
+    busy_control: bool = False
 
 
 SCALES = {
@@ -337,6 +339,7 @@ def time_maps(
         scale.map_rounds,
         placement,
         scale.longest_settle,
+        scale.busy_control,
     )
 
 
@@ -460,6 +463,12 @@ def main() -> None:
         "keeping its other measurements",
     )
     parser.add_argument(
+        "--busy-control",
+        action="store_true",
+        help="also time each round's map with a busy loop on the viewers' CPUs "
+        "and no tab, to tell the tabs' cost from any load on those CPUs",
+    )
+    parser.add_argument(
         "--keep-maps",
         action="store_true",
         help="measure everything but the maps and keep the maps of the scale's "
@@ -485,6 +494,9 @@ def main() -> None:
     placement = None if args.shared_cpus else measures.Placement.split()
     if args.shared_cpus:
         command += " --shared-cpus"
+    if args.busy_control:
+        scale = dataclasses.replace(scale, busy_control=True)
+        command += " --busy-control"
     if args.map_only:
         command += " --map-only"
         record = json.loads(results_file.read_text())

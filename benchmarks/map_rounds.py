@@ -28,15 +28,25 @@ logger = logging.getLogger("compare")
 CONDITIONS = ("none", "clusterdash", "dask")
 MAP_TABS = ["/status", "/tasks", "/graph"]
 
+#: The control condition: no tab, but a busy loop on the viewers' CPUs.
+BUSY = "busy"
+
+#: Share of one CPU the busy loop keeps busy until half the map is done:
+#: about what Chromium and daphne used on the viewers' CPU with
+#: clusterdash's tabs open, 4 workers.
+BUSY_SHARE = 0.4
+
+LABELS = {"none": "no tab", BUSY: "a busy loop instead of tabs"}
+
 #: The scheduler's CPU use (percent) before a map, read for this long, is
 #: what ``settle`` waits to come back to after it.
 IDLE_WINDOW = 3.0
 
 
-def round_order(index: int) -> list[str]:
+def round_order(index: int, conditions: tuple[str, ...] = CONDITIONS) -> list[str]:
     """Return the conditions of round ``index``, rotated by one per round."""
-    shift = index % len(CONDITIONS)
-    return list(CONDITIONS[shift:] + CONDITIONS[:shift])
+    shift = index % len(conditions)
+    return list(conditions[shift:] + conditions[:shift])
 
 
 def timed_map(
@@ -83,6 +93,7 @@ def timed_map(
             MAP_TABS if dashboard else [],
             {"scheduler": scheduler, "daphne": servers.daphne.pid},
             viewer_cpus,
+            BUSY_SHARE if condition == BUSY else 0.0,
         )
         result["idle_after"] = measures.settle(scheduler, idle, longest_settle)
         return result
@@ -100,13 +111,21 @@ def measure_rounds(
     rounds: int,
     placement: measures.Placement | None,
     longest_settle: float,
+    busy_control: bool = False,
 ) -> dict:
-    """Time ``rounds`` maps per condition; return them with a summary."""
+    """Time ``rounds`` maps per condition; return them with a summary.
+
+    With ``busy_control``, each round also times a map with a busy loop on
+    the viewers' CPUs and no tab. If that map slows as much as the one
+    with tabs, the slowdown comes from load on those CPUs, not from what
+    the tabs ask of the scheduler.
+    """
     if placement is not None:
         logger.info("map placement: %s", placement.describe())
+    conditions = CONDITIONS + ((BUSY,) if busy_control else ())
     timed: list[dict] = []
     for index in range(rounds):
-        order = round_order(index)
+        order = round_order(index, conditions)
         entry: dict = {"order": order}
         for condition in order:
             logger.info(
@@ -114,7 +133,7 @@ def measure_rounds(
                 tasks,
                 index + 1,
                 rounds,
-                "no tab" if condition == "none" else f"{condition} tabs",
+                LABELS.get(condition, f"{condition} tabs"),
             )
             entry[condition] = timed_map(
                 work_dir / f"map-{index}-{condition}",
@@ -128,6 +147,7 @@ def measure_rounds(
     return {
         "rounds": timed,
         "tasks": tasks,
+        "busy_share": BUSY_SHARE if busy_control else None,
         "placement": placement.describe() if placement else None,
         "summary": summarize(timed),
     }
@@ -136,7 +156,8 @@ def measure_rounds(
 def summarize(timed: list[dict]) -> dict:
     """Return medians per condition and per-round slowdowns against no tab."""
     summary: dict = {}
-    for condition in CONDITIONS:
+    present = [c for c in (*CONDITIONS, BUSY) if all(c in entry for entry in timed)]
+    for condition in present:
         runs = [entry[condition] for entry in timed]
         seconds = [run["seconds"] for run in runs]
         summary[condition] = {

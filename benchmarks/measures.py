@@ -13,6 +13,7 @@ import logging
 import re
 import statistics
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -308,6 +309,44 @@ class Tabs:
             self.browser = None
 
 
+#: Busy for ``share`` of every 20 ms, asleep for the rest.
+BUSY_LOOP = """
+import sys, time
+share = float(sys.argv[1])
+while True:
+    began = time.perf_counter()
+    while time.perf_counter() - began < 0.02 * share:
+        pass
+    time.sleep(0.02 * (1 - share))
+"""
+
+
+class BusyLoop(Tabs):
+    """A process that keeps a share of one CPU busy, in place of tabs."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        super().__init__()
+        self.process = process
+        self.pids = {process.pid}
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
+@contextmanager
+def busy_loop(share: float, cpus: Iterable[int] = ()) -> Iterator[Tabs]:
+    """Keep ``share`` of one CPU busy, on ``cpus`` if given, for the block."""
+    loop = BusyLoop(subprocess.Popen([sys.executable, "-c", BUSY_LOOP, str(share)]))
+    try:
+        if cpus:
+            pin(loop.pids, cpus)
+        yield loop
+    finally:
+        loop.close()
+
+
 @contextmanager
 def browser_tabs(
     dashboard: Dashboard | None, paths: list[str], cpus: Iterable[int] = ()
@@ -381,6 +420,7 @@ def map_wall_time(
     paths: list[str],
     pids: dict[str, int],
     cpus: Iterable[int] = (),
+    busy_share: float = 0.0,
 ) -> dict[str, float]:
     """Time ``client.map(inc, range(tasks))`` to completion, in seconds.
 
@@ -388,10 +428,15 @@ def map_wall_time(
     and close once half of its tasks are done, as a user who looks and
     leaves would. Besides the wall time, the result contains the CPU seconds
     that the browser used while its tabs were open and that each process in
-    ``pids`` used during the map.
+    ``pids`` used during the map. With ``busy_share``, a busy loop on
+    ``cpus`` takes the tabs' place, and its CPU seconds the browser's.
     """
     processes = {name: psutil.Process(pid) for name, pid in pids.items()}
-    with browser_tabs(dashboard, paths, cpus) as opened:
+    if busy_share:
+        watching = busy_loop(busy_share, cpus)
+    else:
+        watching = browser_tabs(dashboard, paths, cpus)
+    with watching as opened:
         time.sleep(2)
         before = {name: cpu_seconds(process) for name, process in processes.items()}
         browser_before = opened.cpu_seconds()

@@ -225,6 +225,25 @@ def round_rows(mapped: dict) -> list[tuple[str, float, float]]:
             "scheduler CPU during the map with no tab (s)",
             *[none["scheduler_cpu_seconds"]] * 2,
         ),
+    ] + busy_rows(mapped)
+
+
+def busy_rows(mapped: dict) -> list[tuple[str, float, float]]:
+    """Return the rows of the busy-loop control, if the maps had one."""
+    busy = mapped["summary"].get("busy")
+    if busy is None:
+        return []
+    share = round(100 * mapped["busy_share"])
+    control = f"no tab, {share} % of a CPU busy on the viewers' CPU"
+    return [
+        (f"map wall time, {control}, median (s)", *[busy["seconds"]] * 2),
+        (f"map slowdown, {control}, median (%)", *[busy["slowdown_pct"]] * 2),
+        ("map slowdown, that control, smallest (%)", *[busy["slowdown_min_pct"]] * 2),
+        ("map slowdown, that control, largest (%)", *[busy["slowdown_max_pct"]] * 2),
+        (
+            "scheduler CPU during the map, that control (s)",
+            *[busy["scheduler_cpu_seconds"]] * 2,
+        ),
     ]
 
 
