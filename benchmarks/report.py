@@ -276,9 +276,11 @@ def map_history(record: dict) -> str:
     mapped = record.get("map", {})
     if "rounds" in mapped:
         count = len(mapped["rounds"])
+        conditions = "three conditions"
+        if mapped.get("busy_share"):
+            conditions += " and the busy-loop control"
         text = (
-            f" Maps: {count} round(s) of the three conditions, each map on a "
-            "fresh cluster."
+            f" Maps: {count} round(s) of the {conditions}, each map on a fresh cluster."
         )
     else:
         text = (

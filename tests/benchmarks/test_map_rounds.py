@@ -94,6 +94,7 @@ def test_busy_control_is_a_fourth_condition():
     rows = {label: values for label, *values in report.round_rows(mapped)}
     control = "map slowdown, no tab, 40 % of a CPU busy on the viewers' CPU, median (%)"
     assert rows[control] == [pytest.approx(5.0)] * 2
+    assert "and the busy-loop control" in report.map_history({"map": mapped})
     # Maps timed without the control have no such rows.
     del mapped["summary"]["busy"]
     assert not any("busy" in label for label, *_ in report.round_rows(mapped))
