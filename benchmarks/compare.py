@@ -20,9 +20,9 @@ Usage::
 
     .venv/bin/python benchmarks/compare.py --scale small
 
-A long run can be split in two: ``--map-only`` times the maps again and
-keeps the other measurements of the scale's results file, ``--keep-maps``
-measures the rest and keeps its maps.
+A long run can be split in two. ``--map-only`` times the maps again and
+keeps the other measurements of the scale's results file. ``--keep-maps``
+measures the rest and keeps the file's maps.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class Scale:
     round_trip_budget: float
     many_tabs: int
     longest_settle: float
-    #: Also time maps with a busy loop in place of the tabs.
+    #: Whether to also time maps with a busy loop in place of the tabs.
     busy_control: bool = False
 
 

@@ -65,7 +65,7 @@ def test_setting_turns_freezing_off(tmp_path):
     assert client_tracked == "True"
 
 
-def test_freeze_loaded_heap_here():
+def test_freeze_in_test_process():
     try:
         with override_settings(CLUSTERDASH_FREEZE_HEAP=True):
             frozen = freeze_loaded_heap()

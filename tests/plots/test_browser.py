@@ -167,10 +167,10 @@ def steady_work(cluster):
 
     def submit():
         batch = 0
-        # Each batch is held until the next one is done, so the scheduler
-        # always holds tasks and the task graph changes with every batch
-        # instead of being empty most of the time.
-        held = []
+        # Each batch stays referenced until the next one is done, so the
+        # scheduler always contains tasks and the task graph changes with
+        # every batch instead of being empty most of the time.
+        previous_batch = []
         while not stop.is_set():
             # Markup in keys must reach labels and tooltips as text.
             keys = [f"<img src=x onerror=alert({batch})>-{i}" for i in range(10)]
@@ -184,7 +184,7 @@ def steady_work(cluster):
             )
             client.gather([total])
             failing.exception()
-            held[:] = [futures, total, failing]
+            previous_batch[:] = [futures, total, failing]
             del futures, total, failing
             batch += 1
             time.sleep(1.0)
